@@ -1,0 +1,204 @@
+//! Chunks, chunk descriptors and eager chunking of data in memory.
+
+use bytes::Bytes;
+
+use crate::cdc::{self, Config, Kernel, KernelError, Span, Spans};
+use crate::hash::{hash, Digest, HashAlgorithm};
+use crate::io::ChunkStream;
+
+/// One content-defined chunk with its payload.
+///
+/// The payload is a zero-copy slice of the buffer the input was read into (or of the
+/// [`Bytes`] given to [`ChunkOptions::chunk_bytes`]). Holding a chunk keeps that whole
+/// buffer alive: copy the payload (`Bytes::copy_from_slice`) to keep it longer than its
+/// neighbours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// Offset of the chunk's first byte in the input.
+    pub offset: u64,
+    /// Length in bytes (equals `payload.len()`).
+    pub length: usize,
+    /// Digest of the payload, or `None` when hashing is off.
+    pub digest: Option<Digest>,
+    /// The chunk's bytes.
+    pub payload: Bytes,
+}
+
+impl Chunk {
+    /// The payload-free descriptor of this chunk.
+    pub fn info(&self) -> ChunkInfo {
+        ChunkInfo {
+            offset: self.offset,
+            length: self.length,
+            digest: self.digest,
+        }
+    }
+}
+
+/// A chunk without its payload: what a manifest stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChunkInfo {
+    /// Offset of the chunk's first byte in the input.
+    pub offset: u64,
+    /// Length in bytes.
+    pub length: usize,
+    /// Digest of the chunk's bytes, or `None` when hashing is off.
+    pub digest: Option<Digest>,
+}
+
+impl From<&Chunk> for ChunkInfo {
+    fn from(c: &Chunk) -> Self {
+        c.info()
+    }
+}
+
+/// What to chunk with: boundary configuration, kernel and digest algorithm. The
+/// reusable context behind every front end.
+///
+/// ```
+/// use chunker::{ChunkOptions, Config, HashAlgorithm};
+/// let opts = ChunkOptions::new(Config::new(1024, 4096, 16384)?).hash(None);
+/// let chunks: Vec<_> = opts.chunk_slice(b"hello world").collect();
+/// assert_eq!(chunks.len(), 1);
+/// assert_eq!(chunks[0].data, b"hello world");
+/// assert_eq!(chunks[0].info.digest, None);
+/// # Ok::<(), chunker::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkOptions {
+    chunker: cdc::Chunker,
+    hash: Option<HashAlgorithm>,
+}
+
+impl Default for ChunkOptions {
+    /// [`Config::default`] (64K/256K/1M) with SHA-256 digests.
+    fn default() -> Self {
+        ChunkOptions::new(Config::default())
+    }
+}
+
+impl ChunkOptions {
+    /// Chunk with `config`, the fastest kernel, and SHA-256 digests.
+    pub fn new(config: Config) -> Self {
+        ChunkOptions {
+            chunker: cdc::Chunker::new(config),
+            hash: Some(HashAlgorithm::Sha256),
+        }
+    }
+
+    /// Set the digest algorithm, or `None` to skip hashing.
+    pub fn hash(mut self, algorithm: Option<HashAlgorithm>) -> Self {
+        self.hash = algorithm;
+        self
+    }
+
+    /// Use a specific boundary kernel; an error if this CPU cannot run it.
+    pub fn kernel(mut self, kernel: Kernel) -> Result<Self, KernelError> {
+        self.chunker = cdc::Chunker::with_kernel(*self.chunker.config(), kernel)?;
+        Ok(self)
+    }
+
+    /// The boundary configuration.
+    pub fn config(&self) -> &Config {
+        self.chunker.config()
+    }
+
+    /// The boundary engine.
+    pub fn chunker(&self) -> &cdc::Chunker {
+        &self.chunker
+    }
+
+    /// The digest algorithm, if hashing is on.
+    pub fn hash_algorithm(&self) -> Option<HashAlgorithm> {
+        self.hash
+    }
+
+    pub(crate) fn digest(&self, data: &[u8]) -> Option<Digest> {
+        self.hash.map(|a| hash(a, data))
+    }
+
+    /// Chunk a complete buffer; payloads are slices of `data` (no copies).
+    pub fn chunk_bytes(&self, data: Bytes) -> BytesChunks {
+        BytesChunks {
+            options: *self,
+            data,
+            pos: 0,
+        }
+    }
+
+    /// Chunk a borrowed slice; yields sub-slices with their descriptors.
+    pub fn chunk_slice<'a>(&self, data: &'a [u8]) -> SliceChunks<'a> {
+        SliceChunks {
+            options: *self,
+            spans: self.chunker.spans(data),
+            data,
+        }
+    }
+
+    /// Chunk a reader; see [`ChunkStream`].
+    pub fn stream<R: std::io::Read>(&self, reader: R) -> ChunkStream<R> {
+        ChunkStream::new(reader, *self)
+    }
+}
+
+/// Iterator over the chunks of a [`Bytes`] buffer; see [`ChunkOptions::chunk_bytes`].
+#[derive(Debug, Clone)]
+pub struct BytesChunks {
+    options: ChunkOptions,
+    data: Bytes,
+    pos: usize,
+}
+
+impl Iterator for BytesChunks {
+    type Item = Chunk;
+
+    fn next(&mut self) -> Option<Chunk> {
+        let len = self.options.chunker.cut(&self.data[self.pos..]);
+        if len == 0 {
+            return None;
+        }
+        let payload = self.data.slice(self.pos..self.pos + len);
+        let chunk = Chunk {
+            offset: self.pos as u64,
+            length: len,
+            digest: self.options.digest(&payload),
+            payload,
+        };
+        self.pos += len;
+        Some(chunk)
+    }
+}
+
+/// A chunk of a borrowed slice: its descriptor and its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SliceChunk<'a> {
+    /// Offset, length and digest.
+    pub info: ChunkInfo,
+    /// The chunk's bytes, borrowed from the input.
+    pub data: &'a [u8],
+}
+
+/// Iterator over the chunks of a slice; see [`ChunkOptions::chunk_slice`].
+#[derive(Debug, Clone)]
+pub struct SliceChunks<'a> {
+    options: ChunkOptions,
+    spans: Spans<'a>,
+    data: &'a [u8],
+}
+
+impl<'a> Iterator for SliceChunks<'a> {
+    type Item = SliceChunk<'a>;
+
+    fn next(&mut self) -> Option<SliceChunk<'a>> {
+        let Span { offset, length } = self.spans.next()?;
+        let data = &self.data[offset as usize..offset as usize + length];
+        Some(SliceChunk {
+            info: ChunkInfo {
+                offset,
+                length,
+                digest: self.options.digest(data),
+            },
+            data,
+        })
+    }
+}

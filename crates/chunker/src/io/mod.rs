@@ -1,0 +1,308 @@
+//! Chunking readers: [`ChunkStream`] turns any [`Read`] into chunks.
+//!
+//! # Buffers
+//! Input is read into blocks of at least four maximum chunk sizes (and at least the
+//! read size plus one maximum chunk size). A read appends to the block's spare capacity
+//! through [`Read::take`] + [`Read::read_to_end`], so readers that implement
+//! `read_buf` (files, sockets, stdin, `&[u8]`) fill it without the buffer ever being
+//! zero-filled; only the chunk in progress (less than one maximum chunk size) is copied
+//! when a block is full. Each read is fed once to the push chunker, which never scans a
+//! byte twice, and each chunk is hashed as soon as its end is known, while it is still
+//! in cache. Chunk payloads are zero-copy [`Bytes`] slices of the block.
+//!
+//! Memory: one block being filled plus the blocks that chunks you still hold point into.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+
+use bytes::Bytes;
+
+use crate::cdc::{PushChunker, Span};
+use crate::chunk::{Chunk, ChunkOptions};
+use crate::hash::{Digest, HashAlgorithm, Hasher};
+
+/// Default size of each read from the underlying reader (1 MiB).
+pub const DEFAULT_READ_SIZE: usize = 1 << 20;
+
+/// An error from a [`ChunkStream`]: the stream ends after it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The reader failed. Chunks that ended before `offset` were yielded; the bytes
+    /// from the last of them up to `offset` were read but belong to no chunk.
+    #[error("read failed at offset {offset}: {source}")]
+    Read {
+        /// Bytes successfully read before the failure.
+        offset: u64,
+        /// The reader's error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl StreamError {
+    /// The underlying I/O error kind.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            StreamError::Read { source, .. } => source.kind(),
+        }
+    }
+}
+
+/// Totals of a finished stream: see [`ChunkStream::summary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamSummary {
+    /// Bytes read.
+    pub length: u64,
+    /// Chunks produced.
+    pub chunks: u64,
+    /// Digest of the whole stream, if requested with [`ChunkStream::stream_digest`].
+    pub digest: Option<Digest>,
+}
+
+/// Chunks from any [`Read`], with the same cut points as the in-memory paths whatever
+/// the read pattern (short reads, 1-byte reads, `Interrupted`).
+///
+/// Yields `Result<Chunk, StreamError>`; an I/O error is yielded once and ends the
+/// stream. A whole-stream digest (for example a NarHash) can be computed in the same
+/// pass with [`ChunkStream::stream_digest`].
+///
+/// ```
+/// use chunker::{ChunkOptions, HashAlgorithm, Preset};
+///
+/// let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 9) as u8).collect();
+/// let options = ChunkOptions::new(Preset::Small.config());
+/// let mut stream = options.stream(&data[..]).stream_digest(HashAlgorithm::Sha256);
+/// let mut total = 0;
+/// for chunk in stream.by_ref() {
+///     let chunk = chunk?;
+///     total += chunk.length;
+/// }
+/// let summary = stream.summary().expect("stream finished");
+/// assert_eq!(summary.length as usize, total);
+/// assert_eq!(summary.digest, Some(chunker::hash(HashAlgorithm::Sha256, &data)));
+/// # Ok::<(), chunker::StreamError>(())
+/// ```
+#[derive(Debug)]
+pub struct ChunkStream<R> {
+    reader: R,
+    options: ChunkOptions,
+    push: PushChunker,
+    read_size: usize,
+    block_size: usize,
+    /// Block being filled; `buf[0]` is at stream offset `buf_base`.
+    buf: Vec<u8>,
+    buf_base: u64,
+    /// Chunks found in `buf`, hashed, waiting for the block to be frozen.
+    found: VecDeque<(Span, Option<Digest>)>,
+    /// A frozen block (starting at stream offset `frozen_base`) and its chunks.
+    frozen: Bytes,
+    frozen_base: u64,
+    ready: VecDeque<(Span, Option<Digest>)>,
+    whole: Option<Hasher>,
+    /// Bytes read so far.
+    total: u64,
+    error: Option<StreamError>,
+    eof: bool,
+    done: bool,
+    chunks: u64,
+    summary: Option<StreamSummary>,
+}
+
+impl<R: Read> ChunkStream<R> {
+    /// A stream over `reader` with the given options and the default read size.
+    pub fn new(reader: R, options: ChunkOptions) -> Self {
+        let mut s = ChunkStream {
+            reader,
+            options,
+            push: options.chunker().push(),
+            read_size: DEFAULT_READ_SIZE,
+            block_size: 0,
+            buf: Vec::new(),
+            buf_base: 0,
+            found: VecDeque::new(),
+            frozen: Bytes::new(),
+            frozen_base: 0,
+            ready: VecDeque::new(),
+            whole: None,
+            total: 0,
+            error: None,
+            eof: false,
+            done: false,
+            chunks: 0,
+            summary: None,
+        };
+        s.set_block_size();
+        s
+    }
+
+    fn set_block_size(&mut self) {
+        let max = self.options.config().max_size();
+        self.block_size = (4 * max).max(self.read_size + max);
+    }
+
+    /// Read at most `bytes` per call to the reader (clamped to 1 byte..=256 MiB).
+    /// Reads are retried until that many bytes arrive or the reader reaches its end,
+    /// so short reads cost nothing but calls. Call before the first `next()`.
+    pub fn read_size(mut self, bytes: usize) -> Self {
+        self.read_size = bytes.clamp(1, 256 << 20);
+        self.set_block_size();
+        self
+    }
+
+    /// Also compute a digest of the whole stream (for example a NarHash) in the same
+    /// pass; available from [`ChunkStream::summary`] at the end.
+    pub fn stream_digest(mut self, algorithm: HashAlgorithm) -> Self {
+        self.whole = Some(Hasher::new(algorithm));
+        self
+    }
+
+    /// Bytes read from the reader so far.
+    pub fn position(&self) -> u64 {
+        self.total
+    }
+
+    /// Totals, once the stream has ended without error.
+    pub fn summary(&self) -> Option<StreamSummary> {
+        self.summary
+    }
+
+    /// The reader.
+    pub fn get_ref(&self) -> &R {
+        &self.reader
+    }
+
+    /// Give back the reader.
+    pub fn into_inner(self) -> R {
+        self.reader
+    }
+
+    /// Record chunks made final by the bytes `buf[from..]`, hashing each now.
+    fn scan_new(&mut self, from: usize) {
+        let ChunkStream {
+            push,
+            buf,
+            buf_base,
+            found,
+            options,
+            whole,
+            ..
+        } = self;
+        for span in push.feed(&buf[from..]) {
+            let start = (span.offset - *buf_base) as usize;
+            let bytes = &buf[start..start + span.length];
+            if let Some(h) = whole.as_mut() {
+                h.update(bytes);
+            }
+            found.push_back((span, options.digest(bytes)));
+        }
+    }
+
+    /// Freeze the block: its found chunks become ready; the chunk in progress moves to
+    /// a new block.
+    fn rotate(&mut self) {
+        // All chunks of the previous block were handed out: drop our reference first so
+        // at most two blocks are alive here.
+        debug_assert!(self.ready.is_empty());
+        self.frozen = Bytes::new();
+        let old_base = self.buf_base;
+        let next = if self.eof || self.error.is_some() {
+            // Nothing more will be read: keep no tail.
+            self.buf_base = self.total;
+            Vec::new()
+        } else {
+            let tail_start = (self.push.chunk_start() - old_base) as usize;
+            let mut next = Vec::with_capacity(self.block_size);
+            next.extend_from_slice(&self.buf[tail_start..]);
+            self.buf_base = self.push.chunk_start();
+            next
+        };
+        let old = std::mem::replace(&mut self.buf, next);
+        self.frozen = Bytes::from(old);
+        self.frozen_base = old_base;
+        debug_assert!(self.ready.is_empty());
+        std::mem::swap(&mut self.ready, &mut self.found);
+    }
+
+    /// Read until chunks are ready, the input ends, or the reader fails.
+    fn fill(&mut self) {
+        while self.ready.is_empty() && !self.eof && self.error.is_none() {
+            if self.buf.capacity() == 0 {
+                self.buf.reserve_exact(self.block_size);
+            }
+            if self.buf.capacity() - self.buf.len() < self.read_size {
+                // The chunk in progress is shorter than the maximum size and
+                // block_size >= read_size + max, so a fresh block always has room.
+                self.rotate();
+                continue;
+            }
+            let before = self.buf.len();
+            let want = self.read_size.min(self.buf.capacity() - before);
+            let result = (&mut self.reader)
+                .take(want as u64)
+                .read_to_end(&mut self.buf);
+            let got = self.buf.len() - before;
+            match result {
+                Ok(n) if n < want => self.eof = true,
+                Ok(_) => {}
+                Err(source) => {
+                    self.error = Some(StreamError::Read {
+                        offset: self.total + got as u64,
+                        source,
+                    });
+                }
+            }
+            self.total += got as u64;
+            self.scan_new(before);
+            if self.eof {
+                if let Some(span) = self.push.finish() {
+                    let start = (span.offset - self.buf_base) as usize;
+                    let bytes = &self.buf[start..start + span.length];
+                    if let Some(h) = self.whole.as_mut() {
+                        h.update(bytes);
+                    }
+                    let d = self.options.digest(bytes);
+                    self.found.push_back((span, d));
+                }
+            }
+            if self.eof || self.error.is_some() {
+                self.rotate();
+            }
+        }
+    }
+}
+
+impl<R: Read> Iterator for ChunkStream<R> {
+    type Item = Result<Chunk, StreamError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.ready.is_empty() {
+            self.fill();
+        }
+        if let Some((span, digest)) = self.ready.pop_front() {
+            let start = (span.offset - self.frozen_base) as usize;
+            self.chunks += 1;
+            return Some(Ok(Chunk {
+                offset: span.offset,
+                length: span.length,
+                digest,
+                payload: self.frozen.slice(start..start + span.length),
+            }));
+        }
+        self.done = true;
+        self.frozen = Bytes::new();
+        self.buf = Vec::new();
+        if let Some(e) = self.error.take() {
+            return Some(Err(e));
+        }
+        self.summary = Some(StreamSummary {
+            length: self.total,
+            chunks: self.chunks,
+            digest: self.whole.as_ref().map(Hasher::finalize),
+        });
+        None
+    }
+}

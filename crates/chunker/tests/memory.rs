@@ -1,0 +1,74 @@
+//! Memory stays bounded by a small multiple of the maximum chunk size, whatever the
+//! input length, when the consumer drops chunks as it goes.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chunker::{ChunkOptions, Config, HashAlgorithm};
+use chunker_testdata::Rng;
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: delegates to the system allocator and only adds bookkeeping.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// An endless-looking pseudo-random reader of a given length.
+struct Synthetic {
+    left: u64,
+    rng: Rng,
+}
+
+impl Read for Synthetic {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (buf.len() as u64).min(self.left) as usize;
+        self.rng.fill(&mut buf[..n]);
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[test]
+fn peak_memory_is_independent_of_input_length() {
+    let cfg = Config::new(16 << 10, 64 << 10, 256 << 10).unwrap();
+    let mut peaks = Vec::new();
+    for len in [8u64 << 20, 256 << 20] {
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let mut stream = ChunkOptions::new(cfg)
+            .hash(Some(HashAlgorithm::Blake3))
+            .stream(Synthetic { left: len, rng: Rng::new(1) })
+            .stream_digest(HashAlgorithm::Sha256);
+        let mut total = 0u64;
+        for c in stream.by_ref() {
+            total += c.unwrap().length as u64;
+        }
+        assert_eq!(total, len);
+        peaks.push(PEAK.load(Ordering::Relaxed) - base);
+    }
+    let max = cfg.max_size();
+    // One block being filled (4 x max, or read size + max) plus the frozen one.
+    let bound = 2 * (4 * max).max((1 << 20) + max) + (1 << 20);
+    eprintln!("peak live bytes: {peaks:?}, bound {bound}");
+    for p in &peaks {
+        assert!(*p <= bound, "peak {p} > bound {bound}");
+    }
+    assert!(peaks[1] <= peaks[0] + (1 << 20), "peak grows with input: {peaks:?}");
+}
