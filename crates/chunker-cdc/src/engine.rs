@@ -258,7 +258,7 @@ impl PushChunker {
     /// the chunker for a new stream at offset 0.
     pub fn finish(&mut self) -> Option<Span> {
         let n = self.total - self.chunk_start;
-        let last = (n > 0).then(|| Span {
+        let last = (n > 0).then_some(Span {
             offset: self.chunk_start,
             length: n as usize,
         });

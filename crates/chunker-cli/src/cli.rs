@@ -1,0 +1,281 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use chunker::{Encoding, HashAlgorithm, Preset};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::size::parse_size;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (also when stdout is closed early, e.g. piped into `head`)
+  1  other failure
+  2  usage error (unknown option, missing or unparsable value)
+  3  input could not be opened or read, or output could not be written
+  4  invalid input data (bad base32, hex or digest string)
+  5  invalid chunking configuration (sizes out of range or unordered)";
+
+/// Content-defined chunking (FastCDC, cut points identical to the `fastcdc` crate's
+/// v2020), hashing and Nix encodings for binary caches.
+#[derive(Debug, Parser)]
+#[command(name = "chunker", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cut a file into content-defined chunks and print one row per chunk.
+    ///
+    /// Rows are `offset length digest`. Text output ends with a summary line starting
+    /// with `#` (count, mean/min/max size, bytes, throughput); `--format csv` has a
+    /// header row `offset,length,digest`; `--format json` prints one JSON document.
+    /// A progress bar is drawn on stderr for large inputs when stderr is a terminal.
+    #[command(after_help = EXIT_CODES)]
+    Chunk(ChunkArgs),
+    /// Hash a file (flat, its bytes as they are) and print the digest.
+    ///
+    /// `chunker hash FILE` equals `nix-hash --type sha256 --flat --base32 FILE`.
+    #[command(after_help = EXIT_CODES)]
+    Hash(HashArgs),
+    /// Nix base32 ("nix32") encoding and decoding, exactly as Nix does it.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Base32(Base32Command),
+    /// Measure throughput against peers in the same run (see docs/BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Chunk sizes: a preset, optionally overridden per size.
+#[derive(Debug, Args, Clone)]
+pub struct SizeArgs {
+    /// Size preset: small = 16K/64K/256K (attic), medium = 64K/256K/1M (hestia, ncps;
+    /// the default), large = 256K/1M/4M.
+    #[arg(long, value_enum, default_value_t = PresetArg::Medium)]
+    pub preset: PresetArg,
+    /// Minimum chunk size (64..=1M), e.g. 16K. Overrides the preset's.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub min: Option<usize>,
+    /// Average (target) chunk size (256..=4M), e.g. 64K. Overrides the preset's.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub avg: Option<usize>,
+    /// Maximum chunk size (1K..=16M), e.g. 256K. Overrides the preset's.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub max: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PresetArg {
+    Small,
+    Medium,
+    Large,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Preset {
+        match p {
+            PresetArg::Small => Preset::Small,
+            PresetArg::Medium => Preset::Medium,
+            PresetArg::Large => Preset::Large,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HashArg {
+    Sha256,
+    Blake3,
+    /// No digests (fastest; rows have an empty digest).
+    None,
+}
+
+impl HashArg {
+    pub fn algorithm(self) -> Option<HashAlgorithm> {
+        match self {
+            HashArg::Sha256 => Some(HashAlgorithm::Sha256),
+            HashArg::Blake3 => Some(HashAlgorithm::Blake3),
+            HashArg::None => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlgoArg {
+    Sha256,
+    Blake3,
+}
+
+impl From<AlgoArg> for HashAlgorithm {
+    fn from(a: AlgoArg) -> HashAlgorithm {
+        match a {
+            AlgoArg::Sha256 => HashAlgorithm::Sha256,
+            AlgoArg::Blake3 => HashAlgorithm::Blake3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EncodingArg {
+    /// Lowercase hexadecimal.
+    Hex,
+    /// Nix base32 (what Nix prints in store paths and narinfo files).
+    Nix32,
+    /// Subresource Integrity: `sha256-<base64>`.
+    Sri,
+}
+
+impl From<EncodingArg> for Encoding {
+    fn from(e: EncodingArg) -> Encoding {
+        match e {
+            EncodingArg::Hex => Encoding::Hex,
+            EncodingArg::Nix32 => Encoding::Nix32,
+            EncodingArg::Sri => Encoding::Sri,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable rows plus a `#` summary line.
+    Text,
+    /// One JSON document.
+    Json,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ChunkArgs {
+    /// File to chunk; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sizes: SizeArgs,
+    /// Digest of each chunk.
+    #[arg(long, value_enum, default_value_t = HashArg::Sha256)]
+    pub hash: HashArg,
+    /// How digests are written.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Hex)]
+    pub encoding: EncodingArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Also hash the whole input in the same pass (like a NarHash) and report it in the
+    /// summary.
+    #[arg(long, value_enum, value_name = "ALGO")]
+    pub stream_hash: Option<AlgoArg>,
+    /// Bytes per read from the input.
+    #[arg(long, value_parser = parse_size, default_value = "1M", value_name = "SIZE")]
+    pub read_size: usize,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// File to hash; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Hash algorithm.
+    #[arg(long, value_enum, default_value_t = AlgoArg::Sha256)]
+    pub algo: AlgoArg,
+    /// Output encoding: nix32 and hex print the bare digest, sri prints `sha256-…`.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Nix32)]
+    pub encoding: EncodingArg,
+    /// Output format: text prints the digest alone; json adds algorithm and size.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Base32Command {
+    /// Encode bytes: the raw bytes of FILE (or stdin), or of `--hex`.
+    Encode {
+        /// File whose bytes to encode; `-` or nothing reads standard input.
+        #[arg(value_name = "FILE", conflicts_with = "hex")]
+        file: Option<PathBuf>,
+        /// Encode these bytes, given in hexadecimal, instead of reading input.
+        #[arg(long, value_name = "HEX")]
+        hex: Option<String>,
+    },
+    /// Decode a Nix base32 string; prints the bytes as hex (or raw with --raw).
+    Decode {
+        /// The base32 string (e.g. a 52-character SHA-256).
+        #[arg(value_name = "STRING")]
+        string: String,
+        /// Write the decoded bytes to stdout as they are.
+        #[arg(long)]
+        raw: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Boundary detection: every kernel of ours next to the `fastcdc` crate, same data,
+    /// same run; cut points are checked equal.
+    Cdc(BenchCdcArgs),
+    /// ChunkStream over a file (read + cut + digest) next to raw cut and hash speeds.
+    Stream(BenchStreamArgs),
+    /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call.
+    Nix32 {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
+        format: BenchFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataArg {
+    Random,
+    Text,
+    Binary,
+    /// All three generated kinds, one after the other.
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCommon {
+    /// Bytes of generated data per kind (ignored with FILE).
+    #[arg(long, value_parser = parse_size, default_value = "256M", value_name = "SIZE")]
+    pub size: usize,
+    /// Kind of generated data (ignored with FILE).
+    #[arg(long, value_enum, default_value_t = DataArg::All)]
+    pub data: DataArg,
+    /// Repetitions per row; the median is reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
+    pub format: BenchFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCdcArgs {
+    /// Benchmark on this file's bytes (for example a real NAR) instead of generated data.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sizes: SizeArgs,
+    #[command(flatten)]
+    pub common: BenchCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStreamArgs {
+    /// Stream this file instead of a generated temporary one.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sizes: SizeArgs,
+    #[command(flatten)]
+    pub common: BenchCommon,
+}

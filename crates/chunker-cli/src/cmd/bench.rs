@@ -1,0 +1,382 @@
+//! `chunker bench`: throughput of our code next to its peers, same data, same run.
+//!
+//! Rows of one table are measured interleaved (row A, row B, …, then again), so that
+//! the noise of a shared machine hits them alike; the median of `--repeat` runs is
+//! reported with the min and max.
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context};
+use chunker::cdc::Chunker;
+use chunker::{hash, ChunkOptions, Config, HashAlgorithm, Kernel};
+use chunker_testdata::{generate, Kind};
+use serde_json::{json, Value};
+
+use crate::cli::{BenchCdcArgs, BenchCommand, BenchCommon, BenchFormat, BenchStreamArgs, DataArg};
+use crate::error::{write_err, Code, Result, WithCode};
+use crate::output;
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Cdc(a) => cdc(a),
+        BenchCommand::Stream(a) => stream(a),
+        BenchCommand::Nix32 { format } => nix32(format),
+    }
+}
+
+/// One measured row.
+struct Row {
+    name: String,
+    data: String,
+    bytes: u64,
+    /// Seconds per run.
+    runs: Vec<f64>,
+    chunks: Option<usize>,
+}
+
+impl Row {
+    fn new(name: impl Into<String>, data: &str, bytes: u64) -> Self {
+        Row {
+            name: name.into(),
+            data: data.into(),
+            bytes,
+            runs: Vec::new(),
+            chunks: None,
+        }
+    }
+    fn gbps_sorted(&self) -> Vec<f64> {
+        let mut v: Vec<f64> = self.runs.iter().map(|s| self.bytes as f64 / s / 1e9).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    fn median(&self) -> f64 {
+        let v = self.gbps_sorted();
+        if v.is_empty() {
+            return 0.0;
+        }
+        let m = v.len() / 2;
+        if v.len() % 2 == 1 {
+            v[m]
+        } else {
+            (v[m - 1] + v[m]) / 2.0
+        }
+    }
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = Instant::now();
+    let r = black_box(f());
+    (t.elapsed().as_secs_f64(), r)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+fn kinds(d: DataArg) -> Vec<Kind> {
+    match d {
+        DataArg::Random => vec![Kind::Random],
+        DataArg::Text => vec![Kind::Text],
+        DataArg::Binary => vec![Kind::Binary],
+        DataArg::All => Kind::ALL.to_vec(),
+    }
+}
+
+/// The data sets: the file's bytes, or one generated buffer per kind.
+fn datasets(file: &Option<PathBuf>, common: &BenchCommon) -> Result<Vec<(String, Vec<u8>)>> {
+    match file {
+        Some(p) => {
+            let bytes = std::fs::read(p)
+                .with_context(|| format!("cannot read {}", p.display()))
+                .code(Code::Io)?;
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string());
+            Ok(vec![(name, bytes)])
+        }
+        None => Ok(kinds(common.data)
+            .into_iter()
+            .map(|k| (k.name().to_string(), generate(k, common.size, 42)))
+            .collect()),
+    }
+}
+
+fn config_json(c: &Config) -> Value {
+    json!({"min": c.min_size(), "avg": c.avg_size(), "max": c.max_size()})
+}
+
+fn fastcdc_spans(data: &[u8], c: &Config) -> Vec<(u64, usize)> {
+    fastcdc::v2020::FastCDC::new(
+        data,
+        c.min_size() as u32,
+        c.avg_size() as u32,
+        c.max_size() as u32,
+    )
+    .map(|ch| (ch.offset as u64, ch.length))
+    .collect()
+}
+
+fn print(
+    format: BenchFormat,
+    title: &str,
+    config: &Config,
+    rows: &[Row],
+    baseline: &str,
+    extra: Value,
+) -> Result<()> {
+    let mut out = output::stdout();
+    let base = |data: &str| {
+        rows.iter()
+            .find(|r| r.name == baseline && r.data == data)
+            .map(Row::median)
+    };
+    match format {
+        BenchFormat::Json => {
+            let results: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    let v = r.gbps_sorted();
+                    json!({
+                        "name": r.name,
+                        "data": r.data,
+                        "bytes": r.bytes,
+                        "gbps": r.median(),
+                        "gbps_min": v.first(),
+                        "gbps_max": v.last(),
+                        "runs": r.runs.len(),
+                        "chunks": r.chunks,
+                        "ratio_vs_baseline": base(&r.data).map(|b| r.median() / b),
+                    })
+                })
+                .collect();
+            let doc = json!({
+                "bench": title,
+                "cpu": cpu_model(),
+                "config": config_json(config),
+                "baseline": baseline,
+                "results": results,
+                "derived": extra,
+            });
+            writeln!(out, "{doc}").map_err(write_err)?;
+        }
+        BenchFormat::Text => {
+            writeln!(
+                out,
+                "# chunker bench {title} — {} — sizes {}/{}/{} — median of {} runs (min..max)",
+                cpu_model(),
+                config.min_size(),
+                config.avg_size(),
+                config.max_size(),
+                rows.first().map_or(0, |r| r.runs.len())
+            )
+            .map_err(write_err)?;
+            writeln!(
+                out,
+                "{:<10} {:<32} {:>8} {:>17} {:>10}",
+                "data", "name", "GB/s", "(min..max)", "vs base"
+            )
+            .map_err(write_err)?;
+            for r in rows {
+                let v = r.gbps_sorted();
+                let ratio = base(&r.data)
+                    .map(|b| format!("{:.2}x", r.median() / b))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:<10} {:<32} {:>8.3} {:>17} {:>10}",
+                    r.data,
+                    r.name,
+                    r.median(),
+                    format!(
+                        "({:.2}..{:.2})",
+                        v.first().copied().unwrap_or(0.0),
+                        v.last().copied().unwrap_or(0.0)
+                    ),
+                    ratio
+                )
+                .map_err(write_err)?;
+            }
+            if !extra.is_null() {
+                writeln!(out, "# derived: {extra}").map_err(write_err)?;
+            }
+        }
+    }
+    out.flush().map_err(write_err)
+}
+
+fn cdc(args: BenchCdcArgs) -> Result<()> {
+    let config = super::config(&args.sizes)?;
+    let sets = datasets(&args.file, &args.common)?;
+    let kernels: Vec<Kernel> = Kernel::available().collect();
+    let mut rows = Vec::new();
+    for (name, data) in &sets {
+        // Same cut points first: a fast wrong answer is worthless.
+        let reference = fastcdc_spans(data, &config);
+        for &k in &kernels {
+            let ours: Vec<(u64, usize)> = Chunker::with_kernel(config, k)
+                .code(Code::Config)?
+                .spans(data)
+                .map(|s| (s.offset, s.length))
+                .collect();
+            if ours != reference {
+                return Err(anyhow!("kernel {k} disagrees with the fastcdc crate on {name}"))
+                    .code(Code::Failure);
+            }
+        }
+        let n = data.len() as u64;
+        let mut set_rows = vec![Row::new("fastcdc-crate", name, n)];
+        set_rows.extend(kernels.iter().map(|k| Row::new(format!("kernel:{k}"), name, n)));
+        for _ in 0..args.common.repeat {
+            let (s, c) = time(|| fastcdc_count(data, &config));
+            set_rows[0].runs.push(s);
+            set_rows[0].chunks = Some(c);
+            for (i, &k) in kernels.iter().enumerate() {
+                let chunker = Chunker::with_kernel(config, k).code(Code::Config)?;
+                let (s, c) = time(|| chunker.spans(data).count());
+                set_rows[i + 1].runs.push(s);
+                set_rows[i + 1].chunks = Some(c);
+            }
+        }
+        rows.extend(set_rows);
+    }
+    print(args.common.format, "cdc", &config, &rows, "fastcdc-crate", Value::Null)
+}
+
+fn fastcdc_count(data: &[u8], c: &Config) -> usize {
+    fastcdc::v2020::FastCDC::new(
+        data,
+        c.min_size() as u32,
+        c.avg_size() as u32,
+        c.max_size() as u32,
+    )
+    .count()
+}
+
+/// A temporary file removed on drop.
+struct TempFile(PathBuf);
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn stream(args: BenchStreamArgs) -> Result<()> {
+    let config = super::config(&args.sizes)?;
+    let (path, name, _guard) = match &args.file {
+        Some(p) => (p.clone(), p.display().to_string(), None),
+        None => {
+            let kind = kinds(args.common.data)[0];
+            let path = std::env::temp_dir().join(format!("chunker-bench-{}.bin", std::process::id()));
+            let guard = TempFile(path.clone());
+            File::create(&path)
+                .and_then(|mut f| f.write_all(&generate(kind, args.common.size, 42)))
+                .with_context(|| format!("cannot write {}", path.display()))
+                .code(Code::Io)?;
+            (path, kind.name().to_string(), Some(guard))
+        }
+    };
+    // Warm the page cache and keep a copy for the in-memory rows.
+    let data = std::fs::read(&path)
+        .with_context(|| format!("cannot read {}", path.display()))
+        .code(Code::Io)?;
+    let n = data.len() as u64;
+    let chunker = Chunker::new(config);
+    let streams: [(Option<HashAlgorithm>, usize); 5] = [
+        (Some(HashAlgorithm::Sha256), 8 << 20),
+        (Some(HashAlgorithm::Sha256), 8 << 10),
+        (Some(HashAlgorithm::Blake3), 8 << 20),
+        (None, 8 << 20),
+        (None, 8 << 10),
+    ];
+    let mut rows = vec![
+        Row::new(format!("cdc-raw:kernel:{}", chunker.kernel()), &name, n),
+        Row::new("sha256-raw", &name, n),
+        Row::new("blake3-raw", &name, n),
+    ];
+    for (h, rs) in streams {
+        let hn = h.map_or("none", |a| a.name());
+        let rsn = if rs >= 1 << 20 { format!("{}M", rs >> 20) } else { format!("{}K", rs >> 10) };
+        rows.push(Row::new(format!("stream:{hn}:read={rsn}"), &name, n));
+    }
+    for _ in 0..args.common.repeat {
+        let (s, c) = time(|| chunker.spans(&data).count());
+        rows[0].runs.push(s);
+        rows[0].chunks = Some(c);
+        rows[1].runs.push(time(|| hash(HashAlgorithm::Sha256, &data)).0);
+        rows[2].runs.push(time(|| hash(HashAlgorithm::Blake3, &data)).0);
+        for (i, (h, rs)) in streams.iter().enumerate() {
+            let file = File::open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))
+                .code(Code::Io)?;
+            let opts = ChunkOptions::new(config).hash(*h);
+            let (s, c) = time(|| -> std::result::Result<usize, chunker::StreamError> {
+                let mut count = 0;
+                for c in opts.stream(file).read_size(*rs) {
+                    black_box(c?.digest);
+                    count += 1;
+                }
+                Ok(count)
+            });
+            let c = c.code(Code::Io)?;
+            rows[3 + i].runs.push(s);
+            rows[3 + i].chunks = Some(c);
+        }
+    }
+    let cdc = rows[0].median();
+    let sha = rows[1].median();
+    let combined = 1.0 / (1.0 / cdc + 1.0 / sha);
+    let s8m = rows[3].median();
+    let s8k = rows[4].median();
+    let extra = json!({
+        "sha256_serial_bound_gbps": combined,
+        "stream_sha256_8M_vs_bound": s8m / combined,
+        "stream_sha256_8K_vs_8M": s8k / s8m,
+        "stream_none_8M_vs_cdc_raw": rows[6].median() / cdc,
+    });
+    print(args.common.format, "stream", &config, &rows, "sha256-raw", extra)
+}
+
+fn nix32(format: BenchFormat) -> Result<()> {
+    let d = hash(HashAlgorithm::Sha256, b"chunker");
+    const N: u32 = 2_000_000;
+    let mut ns = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        for _ in 0..N {
+            black_box(black_box(&d).to_nix32());
+        }
+        ns.push(t.elapsed().as_nanos() as f64 / f64::from(N));
+    }
+    ns.sort_by(f64::total_cmp);
+    let median = ns[ns.len() / 2];
+    let mut out = output::stdout();
+    match format {
+        BenchFormat::Json => writeln!(
+            out,
+            "{}",
+            json!({"bench": "nix32", "cpu": cpu_model(), "results": [{"name": "nix32-encode-32B", "ns_per_op": median, "ns_min": ns[0], "ns_max": ns[ns.len()-1]}]})
+        ),
+        BenchFormat::Text => writeln!(
+            out,
+            "nix32 encode of a 32-byte digest (to String): median {median:.1} ns ({:.1}..{:.1}) — {}",
+            ns[0],
+            ns[ns.len() - 1],
+            cpu_model()
+        ),
+    }
+    .map_err(write_err)?;
+    out.flush().map_err(write_err)
+}

@@ -1,0 +1,104 @@
+//! `chunker chunk`.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Context;
+use chunker::{ChunkOptions, Encoding};
+use serde_json::json;
+
+use crate::cli::{ChunkArgs, Format};
+use crate::error::{write_err, Code, Result, WithCode};
+use crate::{input, output, size};
+
+pub fn run(args: ChunkArgs) -> Result<()> {
+    let config = super::config(&args.sizes)?;
+    let options = ChunkOptions::new(config).hash(args.hash.algorithm());
+    let encoding: Encoding = args.encoding.into();
+    let input = input::open(&args.file)?;
+    let bar = output::progress(input.len, args.no_progress);
+    let mut stream = options.stream(input.reader).read_size(args.read_size);
+    if let Some(a) = args.stream_hash {
+        stream = stream.stream_digest(a.into());
+    }
+
+    let mut out = output::stdout();
+    let start = Instant::now();
+    let (mut count, mut bytes, mut min, mut max) = (0u64, 0u64, u64::MAX, 0u64);
+    match args.format {
+        Format::Csv => writeln!(out, "offset,length,digest").map_err(write_err)?,
+        Format::Json => write!(out, "{{\"chunks\":[").map_err(write_err)?,
+        Format::Text => {}
+    }
+    while let Some(item) = stream.next() {
+        let chunk = item
+            .with_context(|| format!("reading {}", input.name))
+            .code(Code::Io)?;
+        let digest = chunk.digest.map(|d| d.encode(encoding)).unwrap_or_default();
+        match args.format {
+            Format::Text => writeln!(out, "{}\t{}\t{}", chunk.offset, chunk.length, digest),
+            Format::Csv => writeln!(out, "{},{},{}", chunk.offset, chunk.length, digest),
+            Format::Json => {
+                let sep = if count == 0 { "" } else { "," };
+                let d = chunk.digest.map(|d| d.encode(encoding));
+                write!(
+                    out,
+                    "{sep}\n{}",
+                    json!({"offset": chunk.offset, "length": chunk.length, "digest": d})
+                )
+            }
+        }
+        .map_err(write_err)?;
+        count += 1;
+        let len = chunk.length as u64;
+        bytes += len;
+        min = min.min(len);
+        max = max.max(len);
+        bar.set_position(stream.position());
+    }
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    let summary = stream.summary().expect("stream ended without error");
+    let mean = if count == 0 { 0.0 } else { bytes as f64 / count as f64 };
+    let min = if count == 0 { 0 } else { min };
+    let mbps = if secs > 0.0 { bytes as f64 / secs / 1e6 } else { 0.0 };
+    let stream_digest = summary.digest.map(|d| d.to_nix_string());
+    match args.format {
+        Format::Text => {
+            write!(
+                out,
+                "# chunks {count}, bytes {bytes} ({}), mean {:.0}, min {min}, max {max}, \
+                 {secs:.3} s, {mbps:.1} MB/s; sizes {}/{}/{}",
+                size::human(bytes as f64),
+                mean,
+                config.min_size(),
+                config.avg_size(),
+                config.max_size(),
+            )
+            .map_err(write_err)?;
+            if let Some(d) = &stream_digest {
+                write!(out, "; stream {d}").map_err(write_err)?;
+            }
+            writeln!(out).map_err(write_err)?;
+        }
+        Format::Json => {
+            let s = json!({
+                "file": input.name,
+                "config": {"min": config.min_size(), "avg": config.avg_size(), "max": config.max_size()},
+                "hash": args.hash.algorithm().map(|a| a.name()),
+                "encoding": encoding.name(),
+                "count": count,
+                "bytes": bytes,
+                "mean": mean,
+                "min": min,
+                "max": max,
+                "seconds": secs,
+                "mb_per_s": mbps,
+                "stream_digest": stream_digest,
+            });
+            writeln!(out, "\n],\"summary\":{s}}}").map_err(write_err)?;
+        }
+        Format::Csv => {}
+    }
+    out.flush().map_err(write_err)
+}

@@ -1,0 +1,36 @@
+//! One module per subcommand.
+
+mod base32;
+mod bench;
+mod chunk;
+mod hash;
+
+use chunker::{Config, Preset};
+
+use crate::cli::{Cli, Command, SizeArgs};
+use crate::error::{Code, Result, WithCode};
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Chunk(a) => chunk::run(a),
+        Command::Hash(a) => hash::run(a),
+        Command::Base32(c) => base32::run(c),
+        Command::Bench(c) => bench::run(c),
+    }
+}
+
+/// The validated configuration from a preset and per-size overrides.
+pub fn config(sizes: &SizeArgs) -> Result<Config> {
+    let preset: Preset = sizes.preset.into();
+    let mut b = Config::builder().preset(preset);
+    if let Some(v) = sizes.min {
+        b = b.min(v);
+    }
+    if let Some(v) = sizes.avg {
+        b = b.avg(v);
+    }
+    if let Some(v) = sizes.max {
+        b = b.max(v);
+    }
+    b.build().code(Code::Config)
+}

@@ -1,0 +1,36 @@
+//! `chunker`: content-defined chunking, hashing and Nix encodings from the command line.
+//!
+//! A thin driver: arguments → the `chunker` library → text, CSV or JSON. No algorithms
+//! live here.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod cmd;
+mod error;
+mod input;
+mod output;
+mod size;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; usage errors exit 2.
+            let code = if e.use_stderr() {
+                error::Code::Usage
+            } else {
+                error::Code::Ok
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    match cmd::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}

@@ -1,0 +1,60 @@
+//! Human byte sizes: `65536`, `64K`, `64KiB`, `1M`, `1MiB`, `2G` (powers of 1024).
+
+/// Parse a size; suffixes K/M/G (with optional `iB` or `B`) are powers of 1024.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    if digits_end == 0 {
+        return Err(format!("invalid size {s:?}: expected a number like 65536, 64K or 1MiB"));
+    }
+    let n: u64 = t[..digits_end]
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: number too large"))?;
+    let shift = match t[digits_end..].to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("invalid size suffix {other:?} in {s:?}: use K, M or G")),
+    };
+    n.checked_mul(1 << shift)
+        .and_then(|v| usize::try_from(v).ok())
+        .ok_or_else(|| format!("invalid size {s:?}: too large"))
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn human(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("64kib"), Ok(65536));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("K").is_err());
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("-5").is_err());
+        assert!(parse_size("99999999999999999999999").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+        assert_eq!(human(1536.0), "1.5 KiB");
+    }
+}

@@ -1,0 +1,310 @@
+//! Run the built `chunker` binary as a user would.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use chunker_testdata::{generate, Kind};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_chunker"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).stdin(Stdio::null()).output().expect("spawn chunker")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 output")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("chunker-cli-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn reference(data: &[u8], min: u32, avg: u32, max: u32) -> Vec<(usize, usize)> {
+    fastcdc::v2020::FastCDC::new(data, min, avg, max)
+        .map(|c| (c.offset, c.length))
+        .collect()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    chunker::hash(chunker::HashAlgorithm::Sha256, data).to_hex()
+}
+
+#[test]
+fn chunk_text_rows_match_reference_and_summary() {
+    let dir = TempDir::new("text");
+    let data = generate(Kind::Text, 3_000_000, 1);
+    let f = dir.file("in.txt", &data);
+    let o = run(&["chunk", s(&f), "--min", "16K", "--avg", "64K", "--max", "256K"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines: Vec<&str> = out.lines().collect();
+    let summary = lines.pop().unwrap();
+    let expected = reference(&data, 16384, 65536, 262144);
+    assert_eq!(lines.len(), expected.len());
+    for (line, (off, len)) in lines.iter().zip(&expected) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(cols[0], off.to_string());
+        assert_eq!(cols[1], len.to_string());
+        assert_eq!(cols[2], sha256_hex(&data[*off..off + len]));
+    }
+    assert!(summary.starts_with(&format!("# chunks {}, bytes 3000000", expected.len())), "{summary}");
+    assert!(summary.contains("MB/s"));
+}
+
+#[test]
+fn chunk_csv_and_json_formats() {
+    let dir = TempDir::new("fmt");
+    let data = generate(Kind::Binary, 1_000_000, 2);
+    let f = dir.file("in.bin", &data);
+    let expected = reference(&data, 4096, 16384, 65536);
+
+    let o = run(&["chunk", s(&f), "--format", "csv", "--min", "4K", "--avg", "16K", "--max", "64K", "--hash", "blake3", "--encoding", "nix32"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("offset,length,digest"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), expected.len());
+    let (off, len) = expected[1];
+    let d = chunker::hash(chunker::HashAlgorithm::Blake3, &data[off..off + len]).to_nix32();
+    assert_eq!(rows[1], format!("{off},{len},{d}"));
+
+    let o = run(&["chunk", s(&f), "--format", "json", "--min", "4K", "--avg", "16K", "--max", "64K", "--hash", "none", "--stream-hash", "sha256"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    let chunks = v["chunks"].as_array().unwrap();
+    assert_eq!(chunks.len(), expected.len());
+    assert_eq!(chunks[0]["offset"], 0);
+    assert_eq!(chunks[0]["length"], expected[0].1);
+    assert!(chunks[0]["digest"].is_null());
+    assert_eq!(v["summary"]["count"], expected.len());
+    assert_eq!(v["summary"]["bytes"], 1_000_000);
+    assert_eq!(
+        v["summary"]["stream_digest"],
+        chunker::hash(chunker::HashAlgorithm::Sha256, &data).to_nix_string()
+    );
+}
+
+#[test]
+fn chunk_reads_stdin_and_empty_input() {
+    let data = generate(Kind::Random, 500_000, 3);
+    let mut child = bin()
+        .args(["chunk", "-", "--preset", "small", "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = {
+        let data = data.clone();
+        std::thread::spawn(move || {
+            for piece in data.chunks(777) {
+                stdin.write_all(piece).unwrap();
+            }
+        })
+    };
+    let o = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(o.status.success());
+    let rows = stdout(&o).lines().count() - 1;
+    assert_eq!(rows, reference(&data, 16384, 65536, 262144).len());
+
+    let dir = TempDir::new("empty");
+    let f = dir.file("empty", b"");
+    for fmt in ["text", "csv", "json"] {
+        let o = run(&["chunk", s(&f), "--format", fmt]);
+        assert!(o.status.success(), "{fmt}: {}", stderr(&o));
+    }
+    let o = run(&["chunk", s(&f), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["chunks"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn hash_matches_nix_vectors_and_encodings() {
+    let dir = TempDir::new("hash");
+    let empty = dir.file("empty", b"");
+    let o = run(&["hash", s(&empty)]);
+    assert_eq!(stdout(&o).trim(), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73");
+    let abc = dir.file("abc", b"abc");
+    assert_eq!(
+        stdout(&run(&["hash", s(&abc)])).trim(),
+        "1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s"
+    );
+    assert_eq!(
+        stdout(&run(&["hash", s(&abc), "--encoding", "hex"])).trim(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(
+        stdout(&run(&["hash", s(&empty), "--encoding", "sri"])).trim(),
+        "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    );
+    let o = run(&["hash", s(&abc), "--algo", "blake3", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["algorithm"], "blake3");
+    assert_eq!(v["size"], 3);
+    assert_eq!(
+        v["digest"],
+        chunker::hash(chunker::HashAlgorithm::Blake3, b"abc").to_nix32()
+    );
+}
+
+#[test]
+fn hash_agrees_with_real_nix_hash() {
+    if Command::new("nix-hash").arg("--version").output().is_err() {
+        eprintln!("skipped: nix-hash not installed (run scripts/setup.sh)");
+        return;
+    }
+    let dir = TempDir::new("nixhash");
+    for (i, len) in [0usize, 1, 55, 56, 64, 1000, 123_457].into_iter().enumerate() {
+        let f = dir.file(&format!("f{i}"), &generate(Kind::Random, len, i as u64));
+        let nix = Command::new("nix-hash")
+            .args(["--type", "sha256", "--flat", "--base32", s(&f)])
+            .output()
+            .unwrap();
+        assert!(nix.status.success());
+        assert_eq!(stdout(&run(&["hash", s(&f)])), stdout(&nix), "len {len}");
+    }
+}
+
+#[test]
+fn base32_encode_decode() {
+    assert_eq!(stdout(&run(&["base32", "encode", "--hex", "1f"])).trim(), "0z");
+    assert_eq!(
+        stdout(&run(&["base32", "encode", "--hex", "8a12321522fd91efbd60ebb2481af88580f61600"])).trim(),
+        "00bgd045z0d4icpbc2yyz4gx48ak44la"
+    );
+    assert_eq!(
+        stdout(&run(&["base32", "decode", "00bgd045z0d4icpbc2yyz4gx48ak44la"])).trim(),
+        "8a12321522fd91efbd60ebb2481af88580f61600"
+    );
+    let o = run(&["base32", "decode", "0z", "--raw"]);
+    assert_eq!(o.stdout, vec![0x1f]);
+    let dir = TempDir::new("b32");
+    let f = dir.file("abc", b"abc");
+    assert_eq!(stdout(&run(&["base32", "encode", s(&f)])).trim(), chunker::hash::nix32::encode(b"abc"));
+    for bad in ["0e", "8z", "0", "ZZ"] {
+        let o = run(&["base32", "decode", bad]);
+        assert_eq!(o.status.code(), Some(4), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("chunker: error:"), "{}", stderr(&o));
+    }
+    assert_eq!(run(&["base32", "encode", "--hex", "abc"]).status.code(), Some(4));
+    assert_eq!(run(&["base32", "encode", "--hex", "zz"]).status.code(), Some(4));
+}
+
+#[test]
+fn errors_have_distinct_exit_codes_and_no_panics() {
+    let dir = TempDir::new("err");
+    let f = dir.file("x", &generate(Kind::Random, 10_000, 4));
+    let cases: &[(&[&str], i32)] = &[
+        (&["chunk", "/nonexistent/file"], 3),
+        (&["chunk", "/"], 3),
+        (&["hash", "/nonexistent/file"], 3),
+        (&["chunk", s(&f), "--min", "10"], 5),
+        (&["chunk", s(&f), "--max", "32M"], 5),
+        (&["chunk", s(&f), "--min", "1M", "--avg", "64K"], 5),
+        (&["chunk", s(&f), "--min", "abc"], 2),
+        (&["chunk", s(&f), "--min", "99999999999999999999G"], 2),
+        (&["chunk", s(&f), "--hash", "md5"], 2),
+        (&["frobnicate"], 2),
+        (&[], 2),
+    ];
+    for (args, code) in cases {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(*code), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.is_empty(), "{args:?} explains itself");
+    }
+}
+
+#[test]
+fn unreadable_file_is_an_io_error() {
+    let dir = TempDir::new("perm");
+    let f = dir.file("secret", b"data");
+    // Root can read anything; a fifo with no writer would hang, so use a dangling symlink.
+    let link = dir.0.join("dangling");
+    std::os::unix::fs::symlink(dir.0.join("missing"), &link).unwrap();
+    let o = run(&["chunk", s(&link)]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("dangling"));
+    drop(f);
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    let dir = TempDir::new("pipe");
+    let f = dir.file("big", &generate(Kind::Random, 20_000_000, 5));
+    let mut child = bin()
+        .args(["chunk", s(&f), "--min", "64", "--avg", "256", "--max", "1K"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    out.read_exact(&mut first).unwrap();
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn help_explains_commands_and_options() {
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    let h = stdout(&o);
+    for word in ["chunk", "hash", "base32", "bench", "Exit codes"] {
+        assert!(h.contains(word), "{word} in --help");
+    }
+    let h = stdout(&run(&["chunk", "--help"]));
+    for word in ["--min", "--avg", "--max", "--preset", "--hash", "--format", "16K/64K/256K", "progress"] {
+        assert!(h.contains(word), "{word} in chunk --help");
+    }
+}
+
+#[test]
+fn bench_cdc_smoke_json() {
+    let o = run(&["bench", "cdc", "--size", "2M", "--repeat", "1", "--data", "text", "--format", "json", "--preset", "small"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"fastcdc-crate"));
+    assert!(names.contains(&"kernel:portable"));
+    for r in v["results"].as_array().unwrap() {
+        assert!(r["gbps"].as_f64().unwrap() > 0.0);
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything the tests need, idempotently: Debian packages (Nix, the format
+# oracle) and Rust toolchain components. Safe to run again; does nothing when present.
+set -euo pipefail
+
+need_apt=()
+command -v nix-hash >/dev/null 2>&1 || need_apt+=(nix-bin)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to apt-get install ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if command -v rustup >/dev/null 2>&1; then
+  for c in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c" || true
+  done
+fi
+
+command -v cargo >/dev/null || { echo "setup: cargo not found" >&2; exit 1; }
+echo "setup: ok ($(cargo --version); $(nix-hash --version 2>/dev/null || echo 'no nix-hash'))"

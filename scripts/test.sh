@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command (README): set up, then formatting, lints, every test,
+# and a smoke run of the benchmark CLI. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo test (every kernel this CPU supports; skipped ones say so)"
+cargo test --workspace --locked
+
+echo "== chunker bench smoke run (not a measurement)"
+cargo run --release --locked -q -p chunker-cli -- bench cdc --size 4M --repeat 1 --preset small
+cargo run --release --locked -q -p chunker-cli -- bench stream --size 8M --repeat 1 --data text
+
+echo "== all tests passed"
