@@ -376,19 +376,34 @@ mod tests {
         );
         assert!(matches!(
             Config::new(64, 255, 4096),
-            Err(ConfigError::OutOfRange { field: SizeField::Avg, value: 255, .. })
+            Err(ConfigError::OutOfRange {
+                field: SizeField::Avg,
+                value: 255,
+                ..
+            })
         ));
         assert!(matches!(
             Config::new(64, 256, 1023),
-            Err(ConfigError::OutOfRange { field: SizeField::Max, value: 1023, .. })
+            Err(ConfigError::OutOfRange {
+                field: SizeField::Max,
+                value: 1023,
+                ..
+            })
         ));
         assert!(matches!(
             Config::new(64, 256, (16 << 20) + 1),
-            Err(ConfigError::OutOfRange { field: SizeField::Max, .. })
+            Err(ConfigError::OutOfRange {
+                field: SizeField::Max,
+                ..
+            })
         ));
         assert_eq!(
             Config::new(4096, 2048, 8192),
-            Err(ConfigError::Unordered { min: 4096, avg: 2048, max: 8192 })
+            Err(ConfigError::Unordered {
+                min: 4096,
+                avg: 2048,
+                max: 8192
+            })
         );
         assert!(Config::new(64, 256, 1024).is_ok());
         assert!(Config::new(1 << 20, 4 << 20, 16 << 20).is_ok());

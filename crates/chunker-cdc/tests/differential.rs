@@ -83,25 +83,29 @@ fn check_all(data: &[u8], cfg: &Config, what: &str) {
             if pieces == [1] && data.len() > 300_000 {
                 continue;
             }
-            assert_eq!(pushed(&chunker, data, pieces), expected, "push {pieces:?}: {ctx}");
+            assert_eq!(
+                pushed(&chunker, data, pieces),
+                expected,
+                "push {pieces:?}: {ctx}"
+            );
         }
     }
 }
 
 fn configs() -> Vec<Config> {
     let triples: &[(usize, usize, usize)] = &[
-        (64, 256, 1024),   // smallest everything
-        (64, 256, 16 << 20), // widest span
+        (64, 256, 1024),              // smallest everything
+        (64, 256, 16 << 20),          // widest span
         (1 << 20, 4 << 20, 16 << 20), // largest everything
         (16 << 10, 64 << 10, 256 << 10),
         (64 << 10, 256 << 10, 1 << 20),
         (256 << 10, 1 << 20, 4 << 20),
-        (1024, 6000, 16384),  // golden vector sizes, non-power-of-two avg
+        (1024, 6000, 16384), // golden vector sizes, non-power-of-two avg
         (2048, 3000, 4096),
         (4096, 100_000, 500_000),
-        (4096, 4096, 4096),   // min == avg == max
+        (4096, 4096, 4096),    // min == avg == max
         (512, 92_682, 92_682), // avg rounds up to 2^17, avg == max
-        (8192, 8192, 65536),  // min == avg
+        (8192, 8192, 65536),   // min == avg
         // Odd sizes: the reference's byte-pair scan rounds them; we match it.
         (65, 257, 1025),
         (1001, 6001, 16385),
@@ -285,14 +289,21 @@ fn odd_remainder_ending_on_a_match() {
     for (seed, cfg) in configs().iter().enumerate() {
         let data = generate(Kind::Random, 8 * cfg.max_size().min(1 << 20), seed as u64);
         let spans = reference(&data, cfg);
-        for s in spans.iter().filter(|s| s.length % 2 == 0 && s.length < cfg.max_size()) {
+        for s in spans
+            .iter()
+            .filter(|s| s.length % 2 == 0 && s.length < cfg.max_size())
+        {
             let cut = s.end() as usize;
             if cut + 1 > data.len() {
                 continue;
             }
             let truncated = &data[..cut + 1];
             let expected = reference(truncated, cfg);
-            assert_eq!(expected.last().unwrap().offset, s.offset, "reference ignores the match");
+            assert_eq!(
+                expected.last().unwrap().offset,
+                s.offset,
+                "reference ignores the match"
+            );
             check_all(truncated, cfg, "odd remainder");
             checked += 1;
             if checked % 4 == 0 {

@@ -219,7 +219,8 @@ pub enum BenchCommand {
     Cdc(BenchCdcArgs),
     /// ChunkStream over a file (read + cut + digest) next to raw cut and hash speeds.
     Stream(BenchStreamArgs),
-    /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call.
+    /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call (into a stack
+    /// array, and into a new String).
     Nix32 {
         /// Output format.
         #[arg(long, value_enum, default_value_t = BenchFormat::Text)]

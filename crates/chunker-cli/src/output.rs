@@ -15,9 +15,8 @@ const PROGRESS_MIN_BYTES: u64 = 64 << 20;
 /// A progress bar on stderr, or a hidden one when stderr is not a terminal, progress is
 /// disabled, or the input is known to be small.
 pub fn progress(len: Option<u64>, disabled: bool) -> ProgressBar {
-    let wanted = !disabled
-        && io::stderr().is_terminal()
-        && len.is_none_or(|l| l >= PROGRESS_MIN_BYTES);
+    let wanted =
+        !disabled && io::stderr().is_terminal() && len.is_none_or(|l| l >= PROGRESS_MIN_BYTES);
     if !wanted {
         return ProgressBar::hidden();
     }

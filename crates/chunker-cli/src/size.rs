@@ -5,7 +5,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
     let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     if digits_end == 0 {
-        return Err(format!("invalid size {s:?}: expected a number like 65536, 64K or 1MiB"));
+        return Err(format!(
+            "invalid size {s:?}: expected a number like 65536, 64K or 1MiB"
+        ));
     }
     let n: u64 = t[..digits_end]
         .parse()
@@ -15,7 +17,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "k" | "kb" | "kib" => 10,
         "m" | "mb" | "mib" => 20,
         "g" | "gb" | "gib" => 30,
-        other => return Err(format!("invalid size suffix {other:?} in {s:?}: use K, M or G")),
+        other => {
+            return Err(format!(
+                "invalid size suffix {other:?} in {s:?}: use K, M or G"
+            ))
+        }
     };
     n.checked_mul(1 << shift)
         .and_then(|v| usize::try_from(v).ok())

@@ -11,7 +11,11 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    bin().args(args).stdin(Stdio::null()).output().expect("spawn chunker")
+    bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn chunker")
 }
 
 fn stdout(o: &Output) -> String {
@@ -60,7 +64,16 @@ fn chunk_text_rows_match_reference_and_summary() {
     let dir = TempDir::new("text");
     let data = generate(Kind::Text, 3_000_000, 1);
     let f = dir.file("in.txt", &data);
-    let o = run(&["chunk", s(&f), "--min", "16K", "--avg", "64K", "--max", "256K"]);
+    let o = run(&[
+        "chunk",
+        s(&f),
+        "--min",
+        "16K",
+        "--avg",
+        "64K",
+        "--max",
+        "256K",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     let mut lines: Vec<&str> = out.lines().collect();
@@ -73,7 +86,10 @@ fn chunk_text_rows_match_reference_and_summary() {
         assert_eq!(cols[1], len.to_string());
         assert_eq!(cols[2], sha256_hex(&data[*off..off + len]));
     }
-    assert!(summary.starts_with(&format!("# chunks {}, bytes 3000000", expected.len())), "{summary}");
+    assert!(
+        summary.starts_with(&format!("# chunks {}, bytes 3000000", expected.len())),
+        "{summary}"
+    );
     assert!(summary.contains("MB/s"));
 }
 
@@ -84,7 +100,22 @@ fn chunk_csv_and_json_formats() {
     let f = dir.file("in.bin", &data);
     let expected = reference(&data, 4096, 16384, 65536);
 
-    let o = run(&["chunk", s(&f), "--format", "csv", "--min", "4K", "--avg", "16K", "--max", "64K", "--hash", "blake3", "--encoding", "nix32"]);
+    let o = run(&[
+        "chunk",
+        s(&f),
+        "--format",
+        "csv",
+        "--min",
+        "4K",
+        "--avg",
+        "16K",
+        "--max",
+        "64K",
+        "--hash",
+        "blake3",
+        "--encoding",
+        "nix32",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     let mut lines = out.lines();
@@ -95,7 +126,22 @@ fn chunk_csv_and_json_formats() {
     let d = chunker::hash(chunker::HashAlgorithm::Blake3, &data[off..off + len]).to_nix32();
     assert_eq!(rows[1], format!("{off},{len},{d}"));
 
-    let o = run(&["chunk", s(&f), "--format", "json", "--min", "4K", "--avg", "16K", "--max", "64K", "--hash", "none", "--stream-hash", "sha256"]);
+    let o = run(&[
+        "chunk",
+        s(&f),
+        "--format",
+        "json",
+        "--min",
+        "4K",
+        "--avg",
+        "16K",
+        "--max",
+        "64K",
+        "--hash",
+        "none",
+        "--stream-hash",
+        "sha256",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
     let chunks = v["chunks"].as_array().unwrap();
@@ -151,7 +197,10 @@ fn hash_matches_nix_vectors_and_encodings() {
     let dir = TempDir::new("hash");
     let empty = dir.file("empty", b"");
     let o = run(&["hash", s(&empty)]);
-    assert_eq!(stdout(&o).trim(), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73");
+    assert_eq!(
+        stdout(&o).trim(),
+        "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"
+    );
     let abc = dir.file("abc", b"abc");
     assert_eq!(
         stdout(&run(&["hash", s(&abc)])).trim(),
@@ -182,7 +231,10 @@ fn hash_agrees_with_real_nix_hash() {
         return;
     }
     let dir = TempDir::new("nixhash");
-    for (i, len) in [0usize, 1, 55, 56, 64, 1000, 123_457].into_iter().enumerate() {
+    for (i, len) in [0usize, 1, 55, 56, 64, 1000, 123_457]
+        .into_iter()
+        .enumerate()
+    {
         let f = dir.file(&format!("f{i}"), &generate(Kind::Random, len, i as u64));
         let nix = Command::new("nix-hash")
             .args(["--type", "sha256", "--flat", "--base32", s(&f)])
@@ -195,27 +247,50 @@ fn hash_agrees_with_real_nix_hash() {
 
 #[test]
 fn base32_encode_decode() {
-    assert_eq!(stdout(&run(&["base32", "encode", "--hex", "1f"])).trim(), "0z");
     assert_eq!(
-        stdout(&run(&["base32", "encode", "--hex", "8a12321522fd91efbd60ebb2481af88580f61600"])).trim(),
+        stdout(&run(&["base32", "encode", "--hex", "1f"])).trim(),
+        "0z"
+    );
+    assert_eq!(
+        stdout(&run(&[
+            "base32",
+            "encode",
+            "--hex",
+            "8a12321522fd91efbd60ebb2481af88580f61600"
+        ]))
+        .trim(),
         "00bgd045z0d4icpbc2yyz4gx48ak44la"
     );
     assert_eq!(
-        stdout(&run(&["base32", "decode", "00bgd045z0d4icpbc2yyz4gx48ak44la"])).trim(),
+        stdout(&run(&[
+            "base32",
+            "decode",
+            "00bgd045z0d4icpbc2yyz4gx48ak44la"
+        ]))
+        .trim(),
         "8a12321522fd91efbd60ebb2481af88580f61600"
     );
     let o = run(&["base32", "decode", "0z", "--raw"]);
     assert_eq!(o.stdout, vec![0x1f]);
     let dir = TempDir::new("b32");
     let f = dir.file("abc", b"abc");
-    assert_eq!(stdout(&run(&["base32", "encode", s(&f)])).trim(), chunker::hash::nix32::encode(b"abc"));
+    assert_eq!(
+        stdout(&run(&["base32", "encode", s(&f)])).trim(),
+        chunker::hash::nix32::encode(b"abc")
+    );
     for bad in ["0e", "8z", "0", "ZZ"] {
         let o = run(&["base32", "decode", bad]);
         assert_eq!(o.status.code(), Some(4), "{bad}: {}", stderr(&o));
         assert!(stderr(&o).starts_with("chunker: error:"), "{}", stderr(&o));
     }
-    assert_eq!(run(&["base32", "encode", "--hex", "abc"]).status.code(), Some(4));
-    assert_eq!(run(&["base32", "encode", "--hex", "zz"]).status.code(), Some(4));
+    assert_eq!(
+        run(&["base32", "encode", "--hex", "abc"]).status.code(),
+        Some(4)
+    );
+    assert_eq!(
+        run(&["base32", "encode", "--hex", "zz"]).status.code(),
+        Some(4)
+    );
 }
 
 #[test]
@@ -286,14 +361,26 @@ fn help_explains_commands_and_options() {
         assert!(h.contains(word), "{word} in --help");
     }
     let h = stdout(&run(&["chunk", "--help"]));
-    for word in ["--min", "--avg", "--max", "--preset", "--hash", "--format", "16K/64K/256K", "progress"] {
+    for word in [
+        "--min",
+        "--avg",
+        "--max",
+        "--preset",
+        "--hash",
+        "--format",
+        "16K/64K/256K",
+        "progress",
+    ] {
         assert!(h.contains(word), "{word} in chunk --help");
     }
 }
 
 #[test]
 fn bench_cdc_smoke_json() {
-    let o = run(&["bench", "cdc", "--size", "2M", "--repeat", "1", "--data", "text", "--format", "json", "--preset", "small"]);
+    let o = run(&[
+        "bench", "cdc", "--size", "2M", "--repeat", "1", "--data", "text", "--format", "json",
+        "--preset", "small",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let names: Vec<&str> = v["results"]

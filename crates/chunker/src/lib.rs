@@ -27,7 +27,7 @@
 //!
 //! # Modules
 //! - [`cdc`]: the boundary engine (re-export of the `chunker-cdc` crate).
-//! - [`hash`]: [`Digest`], [`HashAlgorithm`], [`Hasher`], Nix base32.
+//! - [`hash`](mod@hash): [`Digest`], [`HashAlgorithm`], [`Hasher`], Nix base32.
 //! - [`io`]: [`ChunkStream`] over readers.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

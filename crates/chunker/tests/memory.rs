@@ -54,7 +54,10 @@ fn peak_memory_is_independent_of_input_length() {
         PEAK.store(base, Ordering::Relaxed);
         let mut stream = ChunkOptions::new(cfg)
             .hash(Some(HashAlgorithm::Blake3))
-            .stream(Synthetic { left: len, rng: Rng::new(1) })
+            .stream(Synthetic {
+                left: len,
+                rng: Rng::new(1),
+            })
             .stream_digest(HashAlgorithm::Sha256);
         let mut total = 0u64;
         for c in stream.by_ref() {
@@ -70,5 +73,8 @@ fn peak_memory_is_independent_of_input_length() {
     for p in &peaks {
         assert!(*p <= bound, "peak {p} > bound {bound}");
     }
-    assert!(peaks[1] <= peaks[0] + (1 << 20), "peak grows with input: {peaks:?}");
+    assert!(
+        peaks[1] <= peaks[0] + (1 << 20),
+        "peak grows with input: {peaks:?}"
+    );
 }

@@ -72,7 +72,11 @@ fn collect<R: Read>(stream: chunker::ChunkStream<R>, data: &[u8]) -> Vec<ChunkIn
             let c = c.expect("no error");
             assert_eq!(c.payload.len(), c.length);
             let start = c.offset as usize;
-            assert_eq!(&c.payload[..], &data[start..start + c.length], "payload bytes");
+            assert_eq!(
+                &c.payload[..],
+                &data[start..start + c.length],
+                "payload bytes"
+            );
             c.info()
         })
         .collect()
@@ -97,11 +101,17 @@ fn stream_equals_eager_and_reference_under_adversarial_reads() {
         for kind in Kind::ALL {
             let len = if ci == 0 { 40_000 } else { 700_000 + ci };
             let data = generate(kind, len, ci as u64);
-            for algo in [None, Some(HashAlgorithm::Sha256), Some(HashAlgorithm::Blake3)] {
+            for algo in [
+                None,
+                Some(HashAlgorithm::Sha256),
+                Some(HashAlgorithm::Blake3),
+            ] {
                 let expected = reference(&data, cfg, algo);
                 let opts = ChunkOptions::new(*cfg).hash(algo);
-                let eager: Vec<ChunkInfo> =
-                    opts.chunk_bytes(Bytes::from(data.clone())).map(|c| c.info()).collect();
+                let eager: Vec<ChunkInfo> = opts
+                    .chunk_bytes(Bytes::from(data.clone()))
+                    .map(|c| c.info())
+                    .collect();
                 assert_eq!(eager, expected, "eager bytes");
                 let slices: Vec<ChunkInfo> = opts.chunk_slice(&data).map(|c| c.info).collect();
                 assert_eq!(slices, expected, "eager slice");
@@ -131,7 +141,9 @@ fn stream_equals_eager_and_reference_under_adversarial_reads() {
 #[test]
 fn empty_input_gives_no_chunks_and_empty_digest() {
     let opts = ChunkOptions::default();
-    let mut stream = opts.stream(io::empty()).stream_digest(HashAlgorithm::Sha256);
+    let mut stream = opts
+        .stream(io::empty())
+        .stream_digest(HashAlgorithm::Sha256);
     assert!(stream.next().is_none());
     assert!(stream.next().is_none());
     let summary = stream.summary().unwrap();
@@ -199,8 +211,15 @@ fn io_error_is_one_item_and_ends_the_stream() {
         let covered: u64 = got.iter().map(|c| c.length as u64).sum();
         assert!(covered <= fail_at as u64);
         // No silent truncation: the chunks before the failure are all there.
-        let complete = expected.iter().take_while(|c| c.offset + c.length as u64 + 1 < fail_at as u64).count();
-        assert!(got.len() >= complete.saturating_sub(1), "got {} of {complete}", got.len());
+        let complete = expected
+            .iter()
+            .take_while(|c| c.offset + c.length as u64 + 1 < fail_at as u64)
+            .count();
+        assert!(
+            got.len() >= complete.saturating_sub(1),
+            "got {} of {complete}",
+            got.len()
+        );
     }
 }
 
@@ -217,7 +236,11 @@ fn payloads_are_slices_of_one_block() {
         .windows(2)
         .filter(|w| w[0].payload.as_ptr().wrapping_add(w[0].length) == w[1].payload.as_ptr())
         .count();
-    assert!(adjacent * 10 >= chunks.len() * 9, "{adjacent} of {}", chunks.len());
+    assert!(
+        adjacent * 10 >= chunks.len() * 9,
+        "{adjacent} of {}",
+        chunks.len()
+    );
 }
 
 proptest! {
@@ -251,7 +274,9 @@ fn random_pattern_reader_many_seeds() {
             if self.1.below(5) == 0 {
                 return Err(io::ErrorKind::Interrupted.into());
             }
-            let n = (1 + self.1.below(30_000) as usize).min(buf.len()).min(self.0.len());
+            let n = (1 + self.1.below(30_000) as usize)
+                .min(buf.len())
+                .min(self.0.len());
             buf[..n].copy_from_slice(&self.0[..n]);
             self.0 = &self.0[n..];
             Ok(n)

@@ -49,7 +49,11 @@ impl Row {
         }
     }
     fn gbps_sorted(&self) -> Vec<f64> {
-        let mut v: Vec<f64> = self.runs.iter().map(|s| self.bytes as f64 / s / 1e9).collect();
+        let mut v: Vec<f64> = self
+            .runs
+            .iter()
+            .map(|s| self.bytes as f64 / s / 1e9)
+            .collect();
         v.sort_by(f64::total_cmp);
         v
     }
@@ -232,13 +236,19 @@ fn cdc(args: BenchCdcArgs) -> Result<()> {
                 .map(|s| (s.offset, s.length))
                 .collect();
             if ours != reference {
-                return Err(anyhow!("kernel {k} disagrees with the fastcdc crate on {name}"))
-                    .code(Code::Failure);
+                return Err(anyhow!(
+                    "kernel {k} disagrees with the fastcdc crate on {name}"
+                ))
+                .code(Code::Failure);
             }
         }
         let n = data.len() as u64;
         let mut set_rows = vec![Row::new("fastcdc-crate", name, n)];
-        set_rows.extend(kernels.iter().map(|k| Row::new(format!("kernel:{k}"), name, n)));
+        set_rows.extend(
+            kernels
+                .iter()
+                .map(|k| Row::new(format!("kernel:{k}"), name, n)),
+        );
         for _ in 0..args.common.repeat {
             let (s, c) = time(|| fastcdc_count(data, &config));
             set_rows[0].runs.push(s);
@@ -252,7 +262,14 @@ fn cdc(args: BenchCdcArgs) -> Result<()> {
         }
         rows.extend(set_rows);
     }
-    print(args.common.format, "cdc", &config, &rows, "fastcdc-crate", Value::Null)
+    print(
+        args.common.format,
+        "cdc",
+        &config,
+        &rows,
+        "fastcdc-crate",
+        Value::Null,
+    )
 }
 
 fn fastcdc_count(data: &[u8], c: &Config) -> usize {
@@ -279,7 +296,8 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
         Some(p) => (p.clone(), p.display().to_string(), None),
         None => {
             let kind = kinds(args.common.data)[0];
-            let path = std::env::temp_dir().join(format!("chunker-bench-{}.bin", std::process::id()));
+            let path =
+                std::env::temp_dir().join(format!("chunker-bench-{}.bin", std::process::id()));
             let guard = TempFile(path.clone());
             File::create(&path)
                 .and_then(|mut f| f.write_all(&generate(kind, args.common.size, 42)))
@@ -308,15 +326,23 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
     ];
     for (h, rs) in streams {
         let hn = h.map_or("none", |a| a.name());
-        let rsn = if rs >= 1 << 20 { format!("{}M", rs >> 20) } else { format!("{}K", rs >> 10) };
+        let rsn = if rs >= 1 << 20 {
+            format!("{}M", rs >> 20)
+        } else {
+            format!("{}K", rs >> 10)
+        };
         rows.push(Row::new(format!("stream:{hn}:read={rsn}"), &name, n));
     }
     for _ in 0..args.common.repeat {
         let (s, c) = time(|| chunker.spans(&data).count());
         rows[0].runs.push(s);
         rows[0].chunks = Some(c);
-        rows[1].runs.push(time(|| hash(HashAlgorithm::Sha256, &data)).0);
-        rows[2].runs.push(time(|| hash(HashAlgorithm::Blake3, &data)).0);
+        rows[1]
+            .runs
+            .push(time(|| hash(HashAlgorithm::Sha256, &data)).0);
+        rows[2]
+            .runs
+            .push(time(|| hash(HashAlgorithm::Blake3, &data)).0);
         for (i, (h, rs)) in streams.iter().enumerate() {
             let file = File::open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))
@@ -346,37 +372,76 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
         "stream_sha256_8K_vs_8M": s8k / s8m,
         "stream_none_8M_vs_cdc_raw": rows[6].median() / cdc,
     });
-    print(args.common.format, "stream", &config, &rows, "sha256-raw", extra)
+    print(
+        args.common.format,
+        "stream",
+        &config,
+        &rows,
+        "sha256-raw",
+        extra,
+    )
+}
+
+/// Nanoseconds per call of `f` over `n` calls, 7 runs, sorted.
+fn measure_ns(n: u32, f: impl Fn()) -> Vec<f64> {
+    let mut ns = Vec::new();
+    for _ in 0..7 {
+        let t = Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        ns.push(t.elapsed().as_nanos() as f64 / f64::from(n));
+    }
+    ns.sort_by(f64::total_cmp);
+    ns
 }
 
 fn nix32(format: BenchFormat) -> Result<()> {
     let d = hash(HashAlgorithm::Sha256, b"chunker");
     const N: u32 = 2_000_000;
-    let mut ns = Vec::new();
-    for _ in 0..7 {
-        let t = Instant::now();
-        for _ in 0..N {
-            black_box(black_box(&d).to_nix32());
-        }
-        ns.push(t.elapsed().as_nanos() as f64 / f64::from(N));
-    }
-    ns.sort_by(f64::total_cmp);
-    let median = ns[ns.len() / 2];
+    let rows = [
+        (
+            "nix32-encode-32B-array",
+            measure_ns(N, || {
+                black_box(black_box(&d).nix32_array());
+            }),
+        ),
+        (
+            "nix32-encode-32B-string",
+            measure_ns(N, || {
+                black_box(black_box(&d).to_nix32());
+            }),
+        ),
+    ];
     let mut out = output::stdout();
     match format {
-        BenchFormat::Json => writeln!(
-            out,
-            "{}",
-            json!({"bench": "nix32", "cpu": cpu_model(), "results": [{"name": "nix32-encode-32B", "ns_per_op": median, "ns_min": ns[0], "ns_max": ns[ns.len()-1]}]})
-        ),
-        BenchFormat::Text => writeln!(
-            out,
-            "nix32 encode of a 32-byte digest (to String): median {median:.1} ns ({:.1}..{:.1}) — {}",
-            ns[0],
-            ns[ns.len() - 1],
-            cpu_model()
-        ),
+        BenchFormat::Json => {
+            let results: Vec<Value> = rows
+                .iter()
+                .map(|(name, ns)| {
+                    json!({"name": name, "ns_per_op": ns[ns.len() / 2], "ns_min": ns[0], "ns_max": ns[ns.len() - 1]})
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                json!({"bench": "nix32", "cpu": cpu_model(), "results": results})
+            )
+            .map_err(write_err)?;
+        }
+        BenchFormat::Text => {
+            for (name, ns) in &rows {
+                writeln!(
+                    out,
+                    "{name:<26} median {:.1} ns ({:.1}..{:.1}) — {}",
+                    ns[ns.len() / 2],
+                    ns[0],
+                    ns[ns.len() - 1],
+                    cpu_model()
+                )
+                .map_err(write_err)?;
+            }
+        }
     }
-    .map_err(write_err)?;
     out.flush().map_err(write_err)
 }

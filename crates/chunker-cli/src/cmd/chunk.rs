@@ -59,9 +59,17 @@ pub fn run(args: ChunkArgs) -> Result<()> {
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     let summary = stream.summary().expect("stream ended without error");
-    let mean = if count == 0 { 0.0 } else { bytes as f64 / count as f64 };
+    let mean = if count == 0 {
+        0.0
+    } else {
+        bytes as f64 / count as f64
+    };
     let min = if count == 0 { 0 } else { min };
-    let mbps = if secs > 0.0 { bytes as f64 / secs / 1e6 } else { 0.0 };
+    let mbps = if secs > 0.0 {
+        bytes as f64 / secs / 1e6
+    } else {
+        0.0
+    };
     let stream_digest = summary.digest.map(|d| d.to_nix_string());
     match args.format {
         Format::Text => {

@@ -11,6 +11,8 @@
 //! in cache. Chunk payloads are zero-copy [`Bytes`] slices of the block.
 //!
 //! Memory: one block being filled plus the blocks that chunks you still hold point into.
+//! When you drop every chunk of a block before the next block is full, its allocation is
+//! reused, so a streaming consumer runs on two blocks with no new page faults.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -204,7 +206,16 @@ impl<R: Read> ChunkStream<R> {
         // All chunks of the previous block were handed out: drop our reference first so
         // at most two blocks are alive here.
         debug_assert!(self.ready.is_empty());
-        self.frozen = Bytes::new();
+        // If the consumer has dropped every chunk of that block, reuse its allocation:
+        // no fresh pages to fault in (and have the kernel zero) for each block.
+        let recycled = std::mem::take(&mut self.frozen)
+            .try_into_mut()
+            .ok()
+            .map(|mut b| {
+                b.clear();
+                Vec::from(b)
+            })
+            .filter(|v| v.capacity() >= self.block_size);
         let old_base = self.buf_base;
         let next = if self.eof || self.error.is_some() {
             // Nothing more will be read: keep no tail.
@@ -212,7 +223,7 @@ impl<R: Read> ChunkStream<R> {
             Vec::new()
         } else {
             let tail_start = (self.push.chunk_start() - old_base) as usize;
-            let mut next = Vec::with_capacity(self.block_size);
+            let mut next = recycled.unwrap_or_else(|| Vec::with_capacity(self.block_size));
             next.extend_from_slice(&self.buf[tail_start..]);
             self.buf_base = self.push.chunk_start();
             next
