@@ -22,4 +22,10 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found" >&2; exit 1; }
+
+# cargo-fuzz, for the brief fuzz runs of scripts/fuzz.sh (from crates.io, ~3 min once).
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  echo "setup: installing cargo-fuzz"
+  cargo install --locked -q cargo-fuzz
+fi
 echo "setup: ok ($(cargo --version); $(nix-hash --version 2>/dev/null || echo 'no nix-hash'))"

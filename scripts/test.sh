@@ -19,4 +19,7 @@ echo "== chunker bench smoke run (not a measurement)"
 cargo run --release --locked -q -p chunker-cli -- bench cdc --size 4M --repeat 1 --preset small
 cargo run --release --locked -q -p chunker-cli -- bench stream --size 8M --repeat 1 --data text
 
+echo "== fuzz targets, briefly (${FUZZ_SECONDS:-10}s each)"
+scripts/fuzz.sh
+
 echo "== all tests passed"
