@@ -26,6 +26,13 @@
 //! Three drivers share one rule ([`Chunker::cut`] / the push chunker's state machine):
 //! [`Chunker::spans`] and [`Chunker::slices`] for a whole slice, and [`PushChunker`] for
 //! input that arrives in pieces.
+//!
+//! # Kernels
+//! The drivers ask a [`Kernel`] for the first match of one mask in a run of bytes:
+//! [`Kernel::Portable`] (the specification, one byte pair at a time) or
+//! [`Kernel::Streams`] (four interleaved streams, the default). [`Kernel::detect`]
+//! picks one once per process; the environment variable `CHUNKER_CDC_KERNEL`
+//! (`portable` or `streams`) overrides it, and [`Kernel::from_env`] reports a bad value.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -40,4 +47,4 @@ pub use config::{
 };
 pub use engine::{Chunker, Feed, PushChunker, Span, Spans};
 pub use gear_table::GEAR;
-pub use kernel::{Kernel, KernelError};
+pub use kernel::{Kernel, KernelError, KERNEL_ENV};

@@ -62,3 +62,17 @@ pub(crate) fn scan(hash: &mut u64, data: &[u8], mask: u64) -> Option<usize> {
     *hash = h;
     None
 }
+
+/// Byte at a time, for any mask (the pair walk above needs bit 63 of `mask` clear).
+pub(crate) fn scan_any_mask(hash: &mut u64, data: &[u8], mask: u64) -> Option<usize> {
+    let mut h = *hash;
+    for (i, &b) in data.iter().enumerate() {
+        h = (h << 1).wrapping_add(GEAR[b as usize]);
+        if h & mask == 0 {
+            *hash = h;
+            return Some(i);
+        }
+    }
+    *hash = h;
+    None
+}
