@@ -29,6 +29,14 @@ fn main() -> ExitCode {
             return code.into();
         }
     };
+    // A bad CHUNKER_CDC_KERNEL is a configuration error, not a silent fallback.
+    if let Err(e) = chunker::Kernel::from_env() {
+        return error::CliError::new(
+            error::Code::Config,
+            anyhow::Error::new(e).context(format!("invalid {}", chunker::cdc::KERNEL_ENV)),
+        )
+        .report();
+    }
     match cmd::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.report(),

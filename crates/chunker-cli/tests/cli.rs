@@ -320,6 +320,23 @@ fn errors_have_distinct_exit_codes_and_no_panics() {
 }
 
 #[test]
+fn kernel_environment_variable_is_checked() {
+    let o = bin()
+        .args(["base32", "encode", "--hex", "1f"])
+        .env("CHUNKER_CDC_KERNEL", "quantum")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("CHUNKER_CDC_KERNEL"), "{}", stderr(&o));
+    let o = bin()
+        .args(["base32", "encode", "--hex", "1f"])
+        .env("CHUNKER_CDC_KERNEL", "portable")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+}
+
+#[test]
 fn unreadable_file_is_an_io_error() {
     let dir = TempDir::new("perm");
     let f = dir.file("secret", b"data");
