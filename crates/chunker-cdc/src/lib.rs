@@ -40,6 +40,8 @@ mod config;
 mod engine;
 mod gear_table;
 mod kernel;
+#[cfg(feature = "rayon")]
+mod parallel;
 
 pub use config::{
     Config, ConfigBuilder, ConfigError, Preset, SizeField, UnknownPreset, AVG_SIZE_MAX,

@@ -313,3 +313,40 @@ fn odd_remainder_ending_on_a_match() {
     }
     assert!(checked > 10, "found only {checked} cases");
 }
+
+/// The multi-core search gives the serial cut points: small segments force many
+/// stitches; uniform data never resynchronises (the stitch must compute it all).
+#[cfg(feature = "rayon")]
+#[test]
+fn parallel_equals_serial() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let triples = [
+        (64, 256, 1024),
+        (1024, 6000, 16384),
+        (4097, 16383, 65535),
+        (16 << 10, 64 << 10, 256 << 10),
+        (64 << 10, 256 << 10, 1 << 20),
+    ];
+    for (ci, &(min, avg, max)) in triples.iter().enumerate() {
+        let cfg = Config::new(min, avg, max).unwrap();
+        let chunker = Chunker::new(cfg);
+        for kind in Kind::ALL {
+            let data = generate(kind, 3_000_000 + ci * 7, 500 + ci as u64);
+            let expected = reference(&data, &cfg);
+            for segment in [4096, max, 3 * max + 5, 300_000] {
+                let got = pool.install(|| chunker.spans_segmented(&data, segment));
+                assert_eq!(got, expected, "{kind} cfg {ci} segment {segment}");
+            }
+        }
+        // Uniform data is cut at the maximum size from every start: speculations never
+        // meet the true sequence, so the stitch computes it all.
+        let uniform = vec![0x5au8; 5 * max + 77];
+        let got = pool.install(|| chunker.spans_segmented(&uniform, max + 1));
+        assert_eq!(got, reference(&uniform, &cfg), "uniform cfg {ci}");
+    }
+    let data = generate(Kind::Text, 9 << 20, 77);
+    let cfg = Config::new(16 << 10, 64 << 10, 256 << 10).unwrap();
+    let chunker = Chunker::new(cfg);
+    assert_eq!(pool.install(|| chunker.spans_parallel(&data)), reference(&data, &cfg));
+    assert_eq!(chunker.spans_parallel(&[]), Vec::new());
+}
