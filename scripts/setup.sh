@@ -5,6 +5,10 @@ set -euo pipefail
 
 need_apt=()
 command -v nix-hash >/dev/null 2>&1 || need_apt+=(nix-bin)
+# The reference codec CLIs for the compression interop tests (tool:package).
+for pair in zstd:zstd xz:xz-utils bzip2:bzip2 lz4:lz4; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: need root to apt-get install ${need_apt[*]}" >&2

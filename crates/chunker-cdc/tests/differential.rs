@@ -319,7 +319,10 @@ fn odd_remainder_ending_on_a_match() {
 #[cfg(feature = "rayon")]
 #[test]
 fn parallel_equals_serial() {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     let triples = [
         (64, 256, 1024),
         (1024, 6000, 16384),
@@ -347,6 +350,9 @@ fn parallel_equals_serial() {
     let data = generate(Kind::Text, 9 << 20, 77);
     let cfg = Config::new(16 << 10, 64 << 10, 256 << 10).unwrap();
     let chunker = Chunker::new(cfg);
-    assert_eq!(pool.install(|| chunker.spans_parallel(&data)), reference(&data, &cfg));
+    assert_eq!(
+        pool.install(|| chunker.spans_parallel(&data)),
+        reference(&data, &cfg)
+    );
     assert_eq!(chunker.spans_parallel(&[]), Vec::new());
 }

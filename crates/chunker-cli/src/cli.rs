@@ -13,8 +13,10 @@ Exit codes:
   1  other failure
   2  usage error (unknown option, missing or unparsable value)
   3  input could not be opened or read, or output could not be written
-  4  invalid input data (bad base32, hex or digest string)
-  5  invalid chunking configuration (sizes out of range or unordered)";
+  4  invalid input data (bad base32, hex or digest string; corrupt, truncated or
+     over-limit compressed data)
+  5  invalid chunking configuration (sizes out of range or unordered)
+  6  a signature or hash does not verify";
 
 /// Content-defined chunking (FastCDC, cut points identical to the `fastcdc` crate's
 /// v2020), hashing and Nix encodings for binary caches.
@@ -46,6 +48,27 @@ pub enum Command {
     /// Measure throughput against peers in the same run (see docs/BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// NAR archives: pack a path (= `nix-store --dump`), unpack, list.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Nar(NarCommand),
+    /// Ed25519 signing keys in Nix's formats.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Key(KeyCommand),
+    /// Sign and verify narinfo files.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Narinfo(NarinfoCommand),
+    /// Compress a file (or stdin) to stdout: zstd, lz4 (frame format), xz, bzip2, or
+    /// auto (zstd, or lz4 when the start of the input looks incompressible).
+    #[command(after_help = EXIT_CODES)]
+    Compress(CompressArgs),
+    /// Decompress a file (or stdin) to stdout. The format is detected from magic bytes
+    /// (zstd, xz, bzip2, lz4; gzip and others are refused); output is capped by
+    /// --max-output; a truncated or corrupt stream fails with exit code 4.
+    #[command(after_help = EXIT_CODES)]
+    Decompress(DecompressArgs),
+    /// zstd dictionaries: train one from sample files (cut into chunks), show one's ID.
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Dict(DictCommand),
 }
 
 /// Chunk sizes: a preset, optionally overridden per size.
@@ -166,6 +189,10 @@ pub struct ChunkArgs {
     /// summary.
     #[arg(long, value_enum, value_name = "ALGO")]
     pub stream_hash: Option<AlgoArg>,
+    /// Chunk the NAR serialisation of PATH (as `nix-store --dump` writes it) instead of
+    /// FILE, without writing the NAR anywhere; the summary carries its NarHash.
+    #[arg(long, value_name = "PATH", conflicts_with = "file")]
+    pub nar: Option<PathBuf>,
     /// Bytes per read from the input.
     #[arg(long, value_parser = parse_size, default_value = "1M", value_name = "SIZE")]
     pub read_size: usize,
@@ -177,8 +204,12 @@ pub struct ChunkArgs {
 #[derive(Debug, Args)]
 pub struct HashArgs {
     /// File to hash; `-` or nothing reads standard input.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", conflicts_with = "nar")]
     pub file: Option<PathBuf>,
+    /// Hash the NAR serialisation of PATH instead (its NarHash, = `nix-hash --type
+    /// sha256 --base32 PATH`); prints `sha256:<nix32>` and the NAR size.
+    #[arg(long, value_name = "PATH")]
+    pub nar: Option<PathBuf>,
     /// Hash algorithm.
     #[arg(long, value_enum, default_value_t = AlgoArg::Sha256)]
     pub algo: AlgoArg,
@@ -214,8 +245,8 @@ pub enum Base32Command {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Boundary detection: every kernel of ours next to the `fastcdc` crate, same data,
-    /// same run; cut points are checked equal.
+    /// Boundary detection: every kernel of ours (and the multi-core search) next to the
+    /// `fastcdc` crate, same data, same run; cut points are checked equal first.
     Cdc(BenchCdcArgs),
     /// ChunkStream over a file (read + cut + digest) next to raw cut and hash speeds.
     Stream(BenchStreamArgs),
@@ -264,6 +295,10 @@ pub struct BenchCdcArgs {
     /// Benchmark on this file's bytes (for example a real NAR) instead of generated data.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Threads for the multi-core rows (`kernel:<name>:threads=<n>`); 0 = all CPUs,
+    /// 1 = no multi-core rows.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     #[command(flatten)]
     pub sizes: SizeArgs,
     #[command(flatten)]
@@ -279,4 +314,158 @@ pub struct BenchStreamArgs {
     pub sizes: SizeArgs,
     #[command(flatten)]
     pub common: BenchCommon,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NarCommand {
+    /// Write the NAR of PATH to stdout (byte-identical to `nix-store --dump PATH`).
+    Pack {
+        /// File, symlink or directory to serialise.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+    /// Restore a NAR as DIR, which must not exist (= `nix-store --restore DIR`).
+    Unpack {
+        /// The NAR; `-` reads standard input.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Where to create the tree.
+        #[arg(value_name = "DIR")]
+        dest: PathBuf,
+    },
+    /// List the entries of a NAR (validating it).
+    Ls {
+        /// The NAR; `-` or nothing reads standard input.
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Output format: text rows `type size path [-> target]`, or one JSON document.
+        #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
+        format: BenchFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate a key pair from OS randomness (like `nix-store
+    /// --generate-binary-cache-key NAME SECRET PUBLIC`).
+    Generate {
+        /// Key name, e.g. `cache.example.org-1`.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// File to create for the secret key (mode 0600; never overwritten).
+        #[arg(long, value_name = "FILE")]
+        secret: PathBuf,
+        /// File to create for the public key.
+        #[arg(long, value_name = "FILE")]
+        public: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NarinfoCommand {
+    /// Sign a narinfo (references sorted, as Nix does) and print it.
+    Sign {
+        /// Secret key file in Nix's format (`name:base64`).
+        #[arg(long, value_name = "FILE")]
+        key_file: PathBuf,
+        /// The narinfo; `-` reads standard input.
+        #[arg(value_name = "NARINFO")]
+        narinfo: PathBuf,
+    },
+    /// Exit 0 only when a signature by one of the keys verifies (exit 6 otherwise).
+    Verify {
+        /// Trusted public key `name:base64` (repeatable).
+        #[arg(long, value_name = "KEY", required = true)]
+        public_key: Vec<String>,
+        /// The narinfo; `-` reads standard input.
+        #[arg(value_name = "NARINFO")]
+        narinfo: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CodecArg {
+    Zstd,
+    Lz4,
+    Xz,
+    Bzip2,
+    /// compress: zstd, or lz4 when the first 64 KiB look incompressible (compressed
+    /// or media magic bytes, high entropy); decompress: detect from magic bytes.
+    Auto,
+}
+
+#[derive(Debug, Args)]
+pub struct CompressArgs {
+    /// File to compress; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Codec.
+    #[arg(long, value_enum, default_value_t = CodecArg::Zstd)]
+    pub codec: CodecArg,
+    /// Level (zstd 1..=22, default 3; xz 0..=9, default 6; bzip2 1..=9, default 9;
+    /// lz4 1).
+    #[arg(long, value_name = "N")]
+    pub level: Option<i32>,
+    /// zstd dictionary file (e.g. from `chunker dict train`); frames carry its ID.
+    #[arg(long, value_name = "FILE")]
+    pub dict: Option<PathBuf>,
+    /// xz encoder threads (needs a build with the `xz-parallel` feature for > 1).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub threads: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct DecompressArgs {
+    /// File to decompress; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Expected format; auto detects it from the magic bytes.
+    #[arg(long, value_enum, default_value_t = CodecArg::Auto)]
+    pub codec: CodecArg,
+    /// Refuse to write more than this many bytes (exit code 4), e.g. 64M.
+    #[arg(long, value_parser = parse_size, default_value = "4G", value_name = "SIZE")]
+    pub max_output: usize,
+    /// zstd dictionary file to decode frames that name its ID (in addition to the
+    /// shipped NAR dictionary).
+    #[arg(long, value_name = "FILE")]
+    pub dict: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DictCommand {
+    /// Train a zstd dictionary on content-defined chunks of FILEs (e.g. NARs from
+    /// `nix-store --dump`); writes it to --output (or stdout) and reports its ID.
+    Train(DictTrainArgs),
+    /// Print a dictionary's ID and size.
+    Info {
+        /// The dictionary file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DictTrainArgs {
+    /// Sample files; each is cut into chunks and every chunk is a sample.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Where to write the dictionary; stdout when absent.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Largest dictionary size.
+    #[arg(long, value_parser = parse_size, default_value = "112K", value_name = "SIZE")]
+    pub max_size: usize,
+    /// Minimum sample chunk size.
+    #[arg(long, value_parser = parse_size, default_value = "4K", value_name = "SIZE")]
+    pub chunk_min: usize,
+    /// Average sample chunk size (match the chunks the dictionary will compress).
+    #[arg(long, value_parser = parse_size, default_value = "16K", value_name = "SIZE")]
+    pub chunk_avg: usize,
+    /// Maximum sample chunk size.
+    #[arg(long, value_parser = parse_size, default_value = "64K", value_name = "SIZE")]
+    pub chunk_max: usize,
+    /// Cap on the total bytes of samples; when the chunks add up to more, every k-th
+    /// chunk is taken (evenly over all files).
+    #[arg(long, value_parser = parse_size, default_value = "32M", value_name = "SIZE")]
+    pub sample_bytes: usize,
 }

@@ -19,6 +19,8 @@ pub enum Code {
     Data = 4,
     /// Invalid chunking configuration (sizes out of range or unordered, unknown kernel).
     Config = 5,
+    /// A signature or hash does not verify.
+    Verify = 6,
 }
 
 impl From<Code> for ExitCode {

@@ -29,14 +29,20 @@
 //! - [`cdc`]: the boundary engine (re-export of the `chunker-cdc` crate).
 //! - [`hash`](mod@hash): [`Digest`], [`HashAlgorithm`], [`Hasher`], Nix base32.
 //! - [`io`]: [`ChunkStream`] over readers.
+//! - [`compress`]: zstd, lz4, xz and bzip2 with output limits, pooled zstd contexts,
+//!   dictionaries and adaptive codec selection.
+//! - [`nix`]: NAR encoder/reader (NarHash in the same pass), narinfo, Ed25519 keys in
+//!   Nix's formats.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub use chunker_cdc as cdc;
 
 mod chunk;
+pub mod compress;
 pub mod hash;
 pub mod io;
+pub mod nix;
 
 pub use cdc::{Config, ConfigError, Kernel, Preset, Span};
 pub use chunk::{BytesChunks, Chunk, ChunkInfo, ChunkOptions, SliceChunk, SliceChunks};

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use chunker::cdc::Chunker;
-use chunker::{hash, ChunkOptions, Config, HashAlgorithm, Kernel};
+use chunker::{hash, ChunkOptions, Config, HashAlgorithm, Kernel, Span};
 use chunker_testdata::{generate, Kind};
 use serde_json::{json, Value};
 
@@ -122,14 +122,17 @@ fn config_json(c: &Config) -> Value {
     json!({"min": c.min_size(), "avg": c.avg_size(), "max": c.max_size()})
 }
 
-fn fastcdc_spans(data: &[u8], c: &Config) -> Vec<(u64, usize)> {
+fn fastcdc_spans(data: &[u8], c: &Config) -> Vec<Span> {
     fastcdc::v2020::FastCDC::new(
         data,
         c.min_size() as u32,
         c.avg_size() as u32,
         c.max_size() as u32,
     )
-    .map(|ch| (ch.offset as u64, ch.length))
+    .map(|ch| Span {
+        offset: ch.offset as u64,
+        length: ch.length,
+    })
     .collect()
 }
 
@@ -225,15 +228,24 @@ fn cdc(args: BenchCdcArgs) -> Result<()> {
     let config = super::config(&args.sizes)?;
     let sets = datasets(&args.file, &args.common)?;
     let kernels: Vec<Kernel> = Kernel::available().collect();
+    let threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .code(Code::Failure)?;
+    // The multi-core rows use the default (fastest) kernel.
+    let par = Chunker::new(config);
     let mut rows = Vec::new();
     for (name, data) in &sets {
         // Same cut points first: a fast wrong answer is worthless.
-        let reference = fastcdc_spans(data, &config);
+        let reference: Vec<Span> = fastcdc_spans(data, &config);
         for &k in &kernels {
-            let ours: Vec<(u64, usize)> = Chunker::with_kernel(config, k)
+            let ours: Vec<Span> = Chunker::with_kernel(config, k)
                 .code(Code::Config)?
                 .spans(data)
-                .map(|s| (s.offset, s.length))
                 .collect();
             if ours != reference {
                 return Err(anyhow!(
@@ -242,6 +254,12 @@ fn cdc(args: BenchCdcArgs) -> Result<()> {
                 .code(Code::Failure);
             }
         }
+        if threads > 1 && pool.install(|| par.spans_parallel(data)) != reference {
+            return Err(anyhow!(
+                "the multi-core search disagrees with the fastcdc crate on {name}"
+            ))
+            .code(Code::Failure);
+        }
         let n = data.len() as u64;
         let mut set_rows = vec![Row::new("fastcdc-crate", name, n)];
         set_rows.extend(
@@ -249,6 +267,11 @@ fn cdc(args: BenchCdcArgs) -> Result<()> {
                 .iter()
                 .map(|k| Row::new(format!("kernel:{k}"), name, n)),
         );
+        let par_row = set_rows.len();
+        if threads > 1 {
+            let label = format!("kernel:{}:threads={threads}", par.kernel());
+            set_rows.push(Row::new(label, name, n));
+        }
         for _ in 0..args.common.repeat {
             let (s, c) = time(|| fastcdc_count(data, &config));
             set_rows[0].runs.push(s);
@@ -258,6 +281,11 @@ fn cdc(args: BenchCdcArgs) -> Result<()> {
                 let (s, c) = time(|| chunker.spans(data).count());
                 set_rows[i + 1].runs.push(s);
                 set_rows[i + 1].chunks = Some(c);
+            }
+            if threads > 1 {
+                let (s, c) = time(|| pool.install(|| par.spans_parallel(data).len()));
+                set_rows[par_row].runs.push(s);
+                set_rows[par_row].chunks = Some(c);
             }
         }
         rows.extend(set_rows);

@@ -15,11 +15,22 @@ pub fn run(args: ChunkArgs) -> Result<()> {
     let config = super::config(&args.sizes)?;
     let options = ChunkOptions::new(config).hash(args.hash.algorithm());
     let encoding: Encoding = args.encoding.into();
-    let input = input::open(&args.file)?;
+    let input = match &args.nar {
+        // The NAR is produced on the fly and never written anywhere.
+        Some(path) => input::Input {
+            reader: Box::new(chunker::nix::Encoder::new(path)),
+            name: path.display().to_string(),
+            len: None,
+        },
+        None => input::open(&args.file)?,
+    };
     let bar = output::progress(input.len, args.no_progress);
     let mut stream = options.stream(input.reader).read_size(args.read_size);
     if let Some(a) = args.stream_hash {
         stream = stream.stream_digest(a.into());
+    } else if args.nar.is_some() {
+        // The NarHash, from the same pass.
+        stream = stream.stream_digest(chunker::HashAlgorithm::Sha256);
     }
 
     let mut out = output::stdout();

@@ -11,6 +11,9 @@ use crate::error::{write_err, Code, Result, WithCode};
 use crate::{input, output};
 
 pub fn run(args: HashArgs) -> Result<()> {
+    if let Some(path) = &args.nar {
+        return run_nar(path, &args);
+    }
     let algo: HashAlgorithm = args.algo.into();
     let encoding: Encoding = args.encoding.into();
     let input = input::open(&args.file)?;
@@ -34,6 +37,34 @@ pub fn run(args: HashArgs) -> Result<()> {
             })
         ),
         Format::Text | Format::Csv => writeln!(out, "{}", digest.encode(encoding)),
+    }
+    .map_err(write_err)?;
+    out.flush().map_err(write_err)
+}
+
+/// `chunker hash --nar PATH`: the NarHash and NarSize, in one pass, nothing written.
+fn run_nar(path: &std::path::Path, args: &HashArgs) -> Result<()> {
+    if HashAlgorithm::from(args.algo) != HashAlgorithm::Sha256 {
+        return Err(anyhow::anyhow!(
+            "--nar hashes with sha256 (NarHash is SHA-256)"
+        ))
+        .code(Code::Usage);
+    }
+    let s = chunker::nix::nar::nar_hash_pipelined(path).map_err(super::nar::pack_error)?;
+    let mut out = output::stdout();
+    match args.format {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            json!({
+                "path": path.display().to_string(),
+                "nar_hash": s.nar_hash.to_nix_string(),
+                "nar_size": s.nar_size,
+            })
+        ),
+        Format::Text | Format::Csv => {
+            writeln!(out, "{}\n{}", s.nar_hash.to_nix_string(), s.nar_size)
+        }
     }
     .map_err(write_err)?;
     out.flush().map_err(write_err)

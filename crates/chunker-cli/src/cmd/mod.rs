@@ -3,7 +3,12 @@
 mod base32;
 mod bench;
 mod chunk;
+mod compress;
+mod dict;
 mod hash;
+mod key;
+mod nar;
+mod narinfo;
 
 use chunker::{Config, Preset};
 
@@ -16,6 +21,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Hash(a) => hash::run(a),
         Command::Base32(c) => base32::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Nar(c) => nar::run(c),
+        Command::Key(c) => key::run(c),
+        Command::Narinfo(c) => narinfo::run(c),
+        Command::Compress(a) => compress::compress(a),
+        Command::Decompress(a) => compress::decompress(a),
+        Command::Dict(c) => dict::run(c),
     }
 }
 

@@ -1,0 +1,120 @@
+//! `chunker nar pack|unpack|ls`.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chunker::nix::{self, EntryKind, NarError, NarReader, PackError, UnpackError};
+use serde_json::json;
+
+use crate::cli::{BenchFormat, NarCommand};
+use crate::error::{write_err, CliError, Code, Result, WithCode};
+use crate::{input, output};
+
+pub fn run(c: NarCommand) -> Result<()> {
+    match c {
+        NarCommand::Pack { path } => pack(path),
+        NarCommand::Unpack { file, dest } => unpack(file, dest),
+        NarCommand::Ls { file, format } => ls(file, format),
+    }
+}
+
+/// Exit code for a failure to serialise a path.
+pub fn pack_error(e: PackError) -> CliError {
+    match e {
+        PackError::Write(io) => write_err(io),
+        e @ PackError::UnsupportedType { .. } => CliError::new(Code::Data, e),
+        e => CliError::new(Code::Io, e),
+    }
+}
+
+/// Exit code for an unreadable or invalid NAR.
+fn nar_error(e: NarError, name: &str) -> CliError {
+    let code = match e {
+        NarError::Io { .. } => Code::Io,
+        _ => Code::Data,
+    };
+    CliError::new(
+        code,
+        anyhow::Error::new(e).context(format!("reading {name}")),
+    )
+}
+
+fn pack(path: PathBuf) -> Result<()> {
+    // Like `nix-store --dump`: no NarHash here (use `hash --nar`), just the bytes.
+    let mut encoder = nix::Encoder::new(&path);
+    let mut buf = vec![0u8; 256 << 10];
+    let mut out = io::stdout().lock();
+    loop {
+        let n = encoder
+            .read(&mut buf)
+            .map_err(|e| pack_error(PackError::from_io(e)))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(write_err)?;
+    }
+    out.flush().map_err(write_err)
+}
+
+fn unpack(file: PathBuf, dest: PathBuf) -> Result<()> {
+    let input = input::open(&Some(file))?;
+    match nix::unpack(input.reader, &dest) {
+        Ok(()) => Ok(()),
+        Err(UnpackError::Nar(e)) => Err(nar_error(e, &input.name)),
+        Err(e) => Err(CliError::new(Code::Io, e)),
+    }
+}
+
+fn ls(file: Option<PathBuf>, format: BenchFormat) -> Result<()> {
+    let input = input::open(&file)?;
+    let name = input.name.clone();
+    let mut reader = NarReader::new(input.reader);
+    let mut out = output::stdout();
+    let mut first = true;
+    if format == BenchFormat::Json {
+        write!(out, "{{\"entries\":[").map_err(write_err)?;
+    }
+    while let Some(e) = reader.next_entry().map_err(|e| nar_error(e, &name))? {
+        let path = e.path_lossy();
+        let (kind, size, target) = match e.kind {
+            EntryKind::Directory => ("directory", None, None),
+            EntryKind::Regular { executable, size } => (
+                if executable { "executable" } else { "regular" },
+                Some(size),
+                None,
+            ),
+            EntryKind::Symlink { target } => (
+                "symlink",
+                None,
+                Some(String::from_utf8_lossy(target).into_owned()),
+            ),
+            _ => ("unknown", None, None),
+        };
+        match format {
+            BenchFormat::Text => {
+                write!(out, "{kind}\t{}\t{path}", size.unwrap_or(0)).map_err(write_err)?;
+                if let Some(t) = &target {
+                    write!(out, " -> {t}").map_err(write_err)?;
+                }
+                writeln!(out).map_err(write_err)?;
+            }
+            BenchFormat::Json => {
+                let sep = if first { "" } else { "," };
+                let mut v = json!({"path": path, "type": kind});
+                if let Some(s) = size {
+                    v["size"] = json!(s);
+                }
+                if let Some(t) = target {
+                    v["target"] = json!(t);
+                }
+                write!(out, "{sep}\n{v}").map_err(write_err)?;
+            }
+        }
+        first = false;
+    }
+    if format == BenchFormat::Json {
+        writeln!(out, "\n],\"nar_size\":{}}}", reader.position()).map_err(write_err)?;
+    }
+    out.flush().context("writing output").code(Code::Io)
+}

@@ -1,0 +1,231 @@
+//! `chunker compress`, `chunker decompress` and `chunker dict` as a user runs them.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use chunker_testdata::{generate, Kind};
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunker"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chunker");
+    let mut pipe = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn ok(o: Output) -> Vec<u8> {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p =
+            std::env::temp_dir().join(format!("chunker-cli-compress-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn round_trip_through_stdin_and_files() {
+    let data = generate(Kind::Text, 300_000, 1);
+    let dir = TempDir::new("rt");
+    let input = dir.file("in.txt", &data);
+    for codec in ["zstd", "lz4", "xz", "bzip2"] {
+        let frame = ok(run(&["compress", "--codec", codec], &data));
+        assert!(frame.len() < data.len() / 2, "{codec}");
+        let from_file = ok(run(
+            &["compress", input.to_str().unwrap(), "--codec", codec],
+            b"",
+        ));
+        assert_eq!(
+            from_file, frame,
+            "{codec}: file and stdin give the same stream"
+        );
+        assert_eq!(ok(run(&["decompress"], &frame)), data, "{codec} auto");
+        assert_eq!(
+            ok(run(&["decompress", "-", "--codec", codec], &frame)),
+            data,
+            "{codec}"
+        );
+    }
+    let x1 = ok(run(&["compress", "--codec", "xz", "--level", "1"], &data));
+    let x9 = ok(run(&["compress", "--codec", "xz", "--level", "9"], &data));
+    assert!(x9.len() < x1.len());
+}
+
+#[test]
+fn exit_codes() {
+    let data = generate(Kind::Text, 100_000, 2);
+    let frame = ok(run(&["compress"], &data));
+    // Over the limit: exit 4, nothing beyond the limit written.
+    let o = run(&["decompress", "--max-output", "64K"], &frame);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout.len() <= 64 << 10);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exceeds the limit of 65536 bytes"));
+    // Exactly the limit is fine.
+    assert_eq!(
+        ok(run(&["decompress", "--max-output", "100000"], &frame)),
+        data
+    );
+    // Truncated: exit 4, an error, not a short success.
+    let o = run(&["decompress"], &frame[..frame.len() - 5]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("truncated"));
+    // gzip is recognised and refused; unknown data too.
+    let o = run(&["decompress"], &[0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("gzip"));
+    assert_eq!(run(&["decompress"], b"plain text").status.code(), Some(4));
+    // Bad level: usage error; missing file: I/O error.
+    assert_eq!(
+        run(&["compress", "--codec", "zstd", "--level", "40"], b"x")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        run(&["decompress", "/nonexistent/file.zst"], b"")
+            .status
+            .code(),
+        Some(3)
+    );
+    assert_eq!(
+        run(&["compress", "--codec", "gzip"], b"x").status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn auto_picks_a_fast_codec_for_incompressible_input() {
+    let random = generate(Kind::Random, 200_000, 3);
+    let o = run(&["compress", "--codec", "auto"], &random);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("auto: lz4"));
+    let frame = ok(o);
+    assert_eq!(ok(run(&["decompress"], &frame)), random);
+    let text = generate(Kind::Text, 200_000, 3);
+    let o = run(&["compress", "--codec", "auto"], &text);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("auto: zstd"));
+    assert_eq!(ok(run(&["decompress"], &ok(o))), text);
+}
+
+#[test]
+fn dict_train_compress_decompress() {
+    let dir = TempDir::new("dict");
+    let mut files = Vec::new();
+    for i in 0..4 {
+        files.push(dir.file(&format!("s{i}"), &generate(Kind::Text, 400_000, 10 + i)));
+    }
+    let dict = dir.0.join("d.zdict");
+    let mut args = vec![
+        "dict",
+        "train",
+        "-o",
+        dict.to_str().unwrap(),
+        "--max-size",
+        "16K",
+        "--chunk-avg",
+        "4K",
+        "--chunk-min",
+        "1K",
+        "--chunk-max",
+        "16K",
+    ];
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.to_str().unwrap().to_string())
+        .collect();
+    args.extend(names.iter().map(String::as_str));
+    let summary = String::from_utf8(ok(run(&args, b""))).unwrap();
+    assert!(summary.starts_with("dictionary id "), "{summary}");
+    let info = String::from_utf8(ok(run(&["dict", "info", dict.to_str().unwrap()], b""))).unwrap();
+    let id: u32 = info
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("id\t")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(summary.contains(&format!("id {id} ")));
+
+    let data = generate(Kind::Text, 3000, 99);
+    let with = ok(run(&["compress", "--dict", dict.to_str().unwrap()], &data));
+    let without = ok(run(&["compress"], &data));
+    assert!(with.len() < without.len());
+    assert_eq!(
+        ok(run(
+            &["decompress", "--dict", dict.to_str().unwrap()],
+            &with
+        )),
+        data
+    );
+    // Without the dictionary: a clear error naming the ID, exit 4.
+    let o = run(&["decompress"], &with);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("unknown zstd dictionary id {id}"))
+    );
+    // Not a dictionary: exit 4.
+    let bogus = dir.file("bogus", b"not a dictionary at all");
+    assert_eq!(
+        run(&["compress", "--dict", bogus.to_str().unwrap()], b"x")
+            .status
+            .code(),
+        Some(4)
+    );
+}
+
+#[test]
+fn interop_with_the_zstd_cli_when_present() {
+    if Command::new("zstd").arg("--version").output().is_err() {
+        eprintln!("SKIP: zstd CLI not installed");
+        return;
+    }
+    let data = generate(Kind::Binary, 100_000, 4);
+    let ours = ok(run(
+        &["compress", "--codec", "zstd", "--level", "19"],
+        &data,
+    ));
+    let mut child = Command::new("zstd")
+        .args(["-d", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&ours).unwrap();
+    assert_eq!(child.wait_with_output().unwrap().stdout, data);
+}

@@ -1,0 +1,409 @@
+//! The Nix subcommands of the built `chunker` binary: `nar pack|unpack|ls`,
+//! `hash --nar`, `chunk --nar`, `key generate`, `narinfo sign|verify`.
+
+use std::io::Write;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_chunker"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn chunker")
+}
+
+fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The binary may stop reading early (an invalid NAR): a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn have_nix() -> bool {
+    let found = Command::new("nix-store")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: nix-store not found (run scripts/setup.sh)");
+    }
+    found
+}
+
+fn nix(cmd: &str, args: &[&str]) -> Vec<u8> {
+    let o = Command::new(cmd)
+        .args(args)
+        .env("NIX_CONFIG", NIX_CONFIG)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("chunker-cli-nix-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn p(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn tree(root: &Path) {
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    std::fs::write(root.join("bin/run"), b"#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(root.join("bin/run"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    std::fs::write(root.join("data"), big).unwrap();
+    symlink("data", root.join("link")).unwrap();
+    symlink("/nowhere", root.join("dangling")).unwrap();
+}
+
+#[test]
+fn nar_pack_unpack_ls_and_hash() {
+    let t = TempDir::new("nar");
+    tree(&t.p("tree"));
+    let pack = run(&["nar", "pack", s(&t.p("tree"))]);
+    assert_eq!(code(&pack), 0, "{}", String::from_utf8_lossy(&pack.stderr));
+    let nar = pack.stdout;
+    assert_eq!(&nar[8..21], b"nix-archive-1");
+    let expected = chunker::nix::nar_hash(t.p("tree")).unwrap();
+    assert_eq!(expected.nar_size, nar.len() as u64);
+
+    // hash --nar: sha256:<nix32> and the size.
+    let h = run(&["hash", "--nar", s(&t.p("tree"))]);
+    assert_eq!(code(&h), 0);
+    assert_eq!(
+        text(&h),
+        format!("{}\n{}\n", expected.nar_hash, expected.nar_size)
+    );
+    let j: serde_json::Value = serde_json::from_slice(
+        &run(&["hash", "--nar", s(&t.p("tree")), "--format", "json"]).stdout,
+    )
+    .unwrap();
+    assert_eq!(j["nar_size"], expected.nar_size);
+    assert_eq!(j["nar_hash"], expected.nar_hash.to_string());
+    assert_eq!(
+        code(&run(&[
+            "hash",
+            "--nar",
+            s(&t.p("tree")),
+            "--algo",
+            "blake3"
+        ])),
+        2
+    );
+    assert_eq!(code(&run(&["hash", "--nar", s(&t.p("missing"))])), 3);
+
+    if have_nix() {
+        let theirs = nix("nix-store", &["--dump", s(&t.p("tree"))]);
+        assert!(
+            theirs == nar,
+            "chunker nar pack differs from nix-store --dump"
+        );
+        let nh = nix(
+            "nix-hash",
+            &["--type", "sha256", "--base32", s(&t.p("tree"))],
+        );
+        assert_eq!(
+            String::from_utf8(nh).unwrap().trim(),
+            expected.nar_hash.to_nix32()
+        );
+    }
+
+    // unpack from a file and from stdin.
+    std::fs::write(t.p("x.nar"), &nar).unwrap();
+    let u = run(&["nar", "unpack", s(&t.p("x.nar")), s(&t.p("out1"))]);
+    assert_eq!(code(&u), 0, "{}", String::from_utf8_lossy(&u.stderr));
+    assert_eq!(chunker::nix::nar_hash(t.p("out1")).unwrap(), expected);
+    let u = run_stdin(&["nar", "unpack", "-", s(&t.p("out2"))], &nar);
+    assert_eq!(code(&u), 0);
+    assert_eq!(chunker::nix::nar_hash(t.p("out2")).unwrap(), expected);
+    // Existing target: I/O error, nothing touched.
+    assert_eq!(
+        code(&run(&["nar", "unpack", s(&t.p("x.nar")), s(&t.p("out1"))])),
+        3
+    );
+    // Corrupt NAR: invalid data with the byte offset.
+    let u = run_stdin(&["nar", "unpack", "-", s(&t.p("out3"))], &nar[..100]);
+    assert_eq!(code(&u), 4);
+    assert!(String::from_utf8_lossy(&u.stderr).contains("truncated at byte"));
+
+    // ls, text and JSON.
+    let l = run(&["nar", "ls", s(&t.p("x.nar"))]);
+    assert_eq!(code(&l), 0);
+    assert_eq!(
+        text(&l),
+        "directory\t0\t/\n\
+         directory\t0\t/bin\n\
+         executable\t18\t/bin/run\n\
+         symlink\t0\t/dangling -> /nowhere\n\
+         regular\t3000000\t/data\n\
+         directory\t0\t/empty\n\
+         symlink\t0\t/link -> data\n"
+    );
+    let l = run_stdin(&["nar", "ls", "-", "--format", "json"], &nar);
+    let j: serde_json::Value = serde_json::from_slice(&l.stdout).unwrap();
+    assert_eq!(j["entries"].as_array().unwrap().len(), 7);
+    assert_eq!(j["entries"][2]["type"], "executable");
+    assert_eq!(j["entries"][3]["target"], "/nowhere");
+    assert_eq!(j["nar_size"], nar.len());
+    let mut bad = nar.clone();
+    bad[8] = b'X';
+    assert_eq!(code(&run_stdin(&["nar", "ls", "-"], &bad)), 4);
+}
+
+#[test]
+fn chunk_nar_equals_chunking_the_nar_file() {
+    let t = TempDir::new("chunk");
+    tree(&t.p("tree"));
+    let nar = run(&["nar", "pack", s(&t.p("tree"))]).stdout;
+    std::fs::write(t.p("x.nar"), &nar).unwrap();
+    let args = ["--preset", "small", "--format", "json"];
+    let direct = run(&[
+        &["chunk", s(&t.p("x.nar")), "--stream-hash", "sha256"][..],
+        &args,
+    ]
+    .concat());
+    let via = run(&[&["chunk", "--nar", s(&t.p("tree"))][..], &args].concat());
+    assert_eq!(code(&via), 0, "{}", String::from_utf8_lossy(&via.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&direct.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&via.stdout).unwrap();
+    assert_eq!(a["chunks"], b["chunks"]);
+    assert!(a["chunks"].as_array().unwrap().len() > 10);
+    let expected = chunker::nix::nar_hash(t.p("tree")).unwrap();
+    assert_eq!(b["summary"]["stream_digest"], expected.nar_hash.to_string());
+    assert_eq!(b["summary"]["bytes"], expected.nar_size);
+    // Text summary carries the NarHash.
+    let via = run(&["chunk", "--nar", s(&t.p("tree"))]);
+    assert!(text(&via).contains(&format!("stream {}", expected.nar_hash)));
+    assert_eq!(code(&run(&["chunk", "--nar", s(&t.p("missing"))])), 3);
+    assert_eq!(code(&run(&["chunk", "x", "--nar", s(&t.p("tree"))])), 2);
+}
+
+#[test]
+fn keys_sign_verify() {
+    let t = TempDir::new("keys");
+    let g = run(&[
+        "key",
+        "generate",
+        "cache.example.org-1",
+        "--secret",
+        s(&t.p("sk")),
+        "--public",
+        s(&t.p("pk")),
+    ]);
+    assert_eq!(code(&g), 0, "{}", String::from_utf8_lossy(&g.stderr));
+    let mode = std::fs::metadata(t.p("sk")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let pk = std::fs::read_to_string(t.p("pk")).unwrap();
+    assert!(pk.starts_with("cache.example.org-1:") && !pk.ends_with('\n'));
+    // Never overwrites.
+    let again = run(&[
+        "key",
+        "generate",
+        "x",
+        "--secret",
+        s(&t.p("sk")),
+        "--public",
+        s(&t.p("pk2")),
+    ]);
+    assert_eq!(code(&again), 3);
+
+    let hash = chunker::hash(chunker::HashAlgorithm::Sha256, b"nar");
+    let unsigned = format!(
+        "StorePath: /nix/store/2jmiqxxd2z4ypk8am71rc6kffqzgma57-t\nURL: nar/x.nar\nCompression: none\nNarHash: {hash}\nNarSize: 3\nReferences: zzmiqxxd2z4ypk8am71rc6kffqzgma57-b 2jmiqxxd2z4ypk8am71rc6kffqzgma57-t\n"
+    );
+    std::fs::write(t.p("unsigned.narinfo"), &unsigned).unwrap();
+    let signed = run(&[
+        "narinfo",
+        "sign",
+        "--key-file",
+        s(&t.p("sk")),
+        s(&t.p("unsigned.narinfo")),
+    ]);
+    assert_eq!(
+        code(&signed),
+        0,
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    let signed = text(&signed);
+    // References sorted, one Sig line.
+    assert!(signed.contains(
+        "References: 2jmiqxxd2z4ypk8am71rc6kffqzgma57-t zzmiqxxd2z4ypk8am71rc6kffqzgma57-b\n"
+    ));
+    assert_eq!(signed.matches("\nSig: cache.example.org-1:").count(), 1);
+    std::fs::write(t.p("signed.narinfo"), &signed).unwrap();
+
+    let v = run(&[
+        "narinfo",
+        "verify",
+        "--public-key",
+        &pk,
+        s(&t.p("signed.narinfo")),
+    ]);
+    assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stderr));
+    // Unsigned, tampered, or the wrong key: exit 6.
+    assert_eq!(
+        code(&run(&[
+            "narinfo",
+            "verify",
+            "--public-key",
+            &pk,
+            s(&t.p("unsigned.narinfo"))
+        ])),
+        6
+    );
+    let tampered = signed.replace("NarSize: 3", "NarSize: 4");
+    assert_eq!(
+        code(&run_stdin(
+            &["narinfo", "verify", "--public-key", &pk, "-"],
+            tampered.as_bytes()
+        )),
+        6
+    );
+    let other = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=";
+    assert_eq!(
+        code(&run(&[
+            "narinfo",
+            "verify",
+            "--public-key",
+            other,
+            s(&t.p("signed.narinfo"))
+        ])),
+        6
+    );
+    // Either of several keys is enough.
+    assert_eq!(
+        code(&run(&[
+            "narinfo",
+            "verify",
+            "--public-key",
+            other,
+            "--public-key",
+            &pk,
+            s(&t.p("signed.narinfo"))
+        ])),
+        0
+    );
+    // Bad inputs.
+    assert_eq!(
+        code(&run(&[
+            "narinfo",
+            "verify",
+            "--public-key",
+            "garbage",
+            s(&t.p("signed.narinfo"))
+        ])),
+        2
+    );
+    assert_eq!(
+        code(&run_stdin(
+            &["narinfo", "verify", "--public-key", &pk, "-"],
+            b"StorePath /x\n"
+        )),
+        4
+    );
+    std::fs::write(t.p("badkey"), "name:notbase64").unwrap();
+    assert_eq!(
+        code(&run(&[
+            "narinfo",
+            "sign",
+            "--key-file",
+            s(&t.p("badkey")),
+            s(&t.p("unsigned.narinfo"))
+        ])),
+        4
+    );
+
+    // The cache.nixos.org vector verifies through the CLI.
+    let curl = "StorePath: /nix/store/syd87l2rxw8cbsxmxl853h0r6pdwhwjr-curl-7.82.0-bin\nURL: nar/x.nar.xz\nCompression: xz\nNarHash: sha256:1b4sb93wp679q4zx9k1ignby1yna3z7c4c2ri3wphylbc2dwsys0\nNarSize: 196040\nReferences: 0jqd0rlxzra1rs38rdxl43yh6rxchgc6-curl-7.82.0 6w8g7njm4mck5dmjxws0z1xnrxvl81xa-glibc-2.34-115 j5jxw3iy7bbz4a57fh9g2xm2gxmyal8h-zlib-1.2.12 yxvjs9drzsphm9pcf42a4byzj1kb9m7k-openssl-1.1.1n\nSig: cache.nixos.org-1:TsTTb3WGTZKphvYdBHXwo6weVILmTytUjLB+vcX89fOjjRicCHmKA4RCPMVLkj6TMJ4GMX3HPVWRdD1hkeKZBQ==\n";
+    assert_eq!(
+        code(&run_stdin(
+            &["narinfo", "verify", "--public-key", other, "-"],
+            curl.as_bytes()
+        )),
+        0
+    );
+}
+
+#[test]
+fn nix_keys_work_with_our_cli() {
+    if !have_nix() {
+        return;
+    }
+    let t = TempDir::new("nixkeys");
+    nix(
+        "nix-store",
+        &[
+            "--generate-binary-cache-key",
+            "nix-made-1",
+            s(&t.p("sk")),
+            s(&t.p("pk")),
+        ],
+    );
+    let hash = chunker::hash(chunker::HashAlgorithm::Sha256, b"nar");
+    std::fs::write(
+        t.p("n.narinfo"),
+        format!("StorePath: /nix/store/2jmiqxxd2z4ypk8am71rc6kffqzgma57-t\nURL: nar/x.nar\nNarHash: {hash}\nNarSize: 3\n"),
+    )
+    .unwrap();
+    let signed = run(&[
+        "narinfo",
+        "sign",
+        "--key-file",
+        s(&t.p("sk")),
+        s(&t.p("n.narinfo")),
+    ]);
+    assert_eq!(code(&signed), 0);
+    let pk = std::fs::read_to_string(t.p("pk")).unwrap();
+    assert_eq!(
+        code(&run_stdin(
+            &["narinfo", "verify", "--public-key", &pk, "-"],
+            &signed.stdout
+        )),
+        0
+    );
+}

@@ -1,0 +1,125 @@
+//! xz through liblzma: real LZMA2 compression at the requested preset, optionally with
+//! liblzma's multithreaded encoder (cargo feature `xz-parallel`).
+
+use liblzma::stream::{Action, Check, Error, Status, Stream, CONCATENATED};
+
+use super::{Codec, CompressionError};
+
+/// Decoder memory allowed whatever the output limit: enough for `xz -9` (64 MiB
+/// dictionary). Above it the limit itself is the bound.
+pub const DECODER_MEMORY_FLOOR: u64 = 96 << 20;
+
+fn error(e: Error) -> CompressionError {
+    let reason = match e {
+        Error::MemLimit | Error::Mem => return CompressionError::MemoryLimit { codec: Codec::Xz },
+        Error::Data => "compressed data is corrupt",
+        Error::Format => "not an xz stream",
+        Error::Options => "unsupported options",
+        Error::NoCheck => "no integrity check",
+        Error::UnsupportedCheck => "unsupported integrity check",
+        Error::Program => "liblzma programming error",
+    };
+    CompressionError::Corrupt {
+        codec: Codec::Xz,
+        reason,
+    }
+}
+
+fn encoder(level: u32, threads: u32) -> Result<Stream, CompressionError> {
+    #[cfg(feature = "xz-parallel")]
+    if threads > 1 {
+        return liblzma::stream::MtStreamBuilder::new()
+            .threads(threads)
+            .preset(level)
+            .check(Check::Crc64)
+            .encoder()
+            .map_err(error);
+    }
+    let _ = threads;
+    Stream::new_easy_encoder(level, Check::Crc64).map_err(error)
+}
+
+/// Compress `data` as one xz stream (CRC64 check), appended to `out`.
+pub(crate) fn compress_into(
+    level: u32,
+    threads: u32,
+    data: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<usize, CompressionError> {
+    let mut stream = encoder(level, threads)?;
+    let start = out.len();
+    let mut pos = 0;
+    loop {
+        if out.len() == out.capacity() {
+            out.reserve((data.len() - pos) / 2 + 4096);
+        }
+        let before = stream.total_in();
+        let status = stream
+            .process_vec(&data[pos..], out, Action::Finish)
+            .map_err(error)?;
+        pos += (stream.total_in() - before) as usize;
+        if status == Status::StreamEnd {
+            return Ok(out.len() - start);
+        }
+    }
+}
+
+/// The encoder stream for [`super::Encoder`].
+pub(crate) fn encoder_stream(level: u32, threads: u32) -> Result<Stream, CompressionError> {
+    encoder(level, threads)
+}
+
+/// A streaming xz decoder: concatenated streams, padding, every check liblzma knows.
+pub(crate) struct Decoder {
+    stream: Stream,
+    complete: bool,
+}
+
+impl Decoder {
+    pub(crate) fn new(limit: usize) -> Result<Self, CompressionError> {
+        let memlimit = (limit as u64).max(DECODER_MEMORY_FLOOR);
+        let stream = Stream::new_stream_decoder(memlimit, CONCATENATED).map_err(error)?;
+        Ok(Decoder {
+            stream,
+            complete: false,
+        })
+    }
+
+    fn account(&mut self, status: Status, in_before: u64, out_before: u64) -> (usize, usize) {
+        if status == Status::StreamEnd {
+            self.complete = true;
+        }
+        (
+            (self.stream.total_in() - in_before) as usize,
+            (self.stream.total_out() - out_before) as usize,
+        )
+    }
+
+    pub(crate) fn decode_slice(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+        last: bool,
+    ) -> Result<(usize, usize), CompressionError> {
+        let (i, o) = (self.stream.total_in(), self.stream.total_out());
+        let action = if last { Action::Finish } else { Action::Run };
+        let status = self.stream.process(input, out, action).map_err(error)?;
+        Ok(self.account(status, i, o))
+    }
+
+    pub(crate) fn decode_vec(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        last: bool,
+    ) -> Result<(usize, usize), CompressionError> {
+        let (i, o) = (self.stream.total_in(), self.stream.total_out());
+        let action = if last { Action::Finish } else { Action::Run };
+        let status = self.stream.process_vec(input, out, action).map_err(error)?;
+        Ok(self.account(status, i, o))
+    }
+
+    pub(crate) fn is_complete(&self) -> bool {
+        self.complete
+    }
+}

@@ -1,0 +1,59 @@
+//! NAR (Nix ARchive): the canonical serialisation of a file system tree that Nix hashes
+//! (NarHash) and stores in binary caches.
+//!
+//! # Format
+//! Every item is a string `str(s)`: its length as a little-endian `u64`, the bytes, and
+//! zero padding to a multiple of 8. A NAR is `str("nix-archive-1")` followed by one node:
+//!
+//! ```text
+//! node  = "(" "type" ( "regular" ["executable" ""] "contents" <bytes>
+//!                    | "symlink" "target" <target>
+//!                    | "directory" { "entry" "(" "name" <name> "node" node ")" } ) ")"
+//! ```
+//!
+//! Directory entries are sorted bytewise by name, strictly increasing. Only the owner
+//! execute bit of a regular file is kept; no other mode bits, times or owners.
+//!
+//! # Pieces
+//! - [`Encoder`]: a path as a [`Read`](std::io::Read) stream of NAR bytes, reading files
+//!   straight into the caller's buffer (memory is bounded by the directory listings on
+//!   the current path, never by file sizes).
+//! - [`pack`] / [`nar_hash`]: the encoder into any writer with the NarHash (SHA-256) and
+//!   NarSize computed in the same pass.
+//! - [`NarReader`]: a validating streaming parser yielding [`Entry`]s; regular file
+//!   contents are read through [`NarReader::contents`] and never buffered whole.
+//! - [`unpack`]: restore a NAR to a new directory; never writes outside it.
+//!
+//! The bytes are identical to `nix-store --dump` (tested against Nix itself).
+
+mod encode;
+mod read;
+mod unpack;
+
+pub use encode::{nar_hash, nar_hash_pipelined, pack, Encoder, NarSummary, PackError};
+pub use read::{Contents, Entry, EntryKind, NarError, NarReader};
+pub use unpack::{unpack, UnpackError};
+
+/// The string every NAR starts with.
+pub const MAGIC: &[u8] = b"nix-archive-1";
+
+/// Longest entry name accepted when reading (bytes), as in Nix.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Longest symlink target accepted when reading (bytes).
+pub const MAX_TARGET_LEN: usize = 4096;
+
+/// Deepest entry accepted when reading: path components below the root, as in Nix.
+pub const MAX_DEPTH: usize = 64;
+
+/// Zero bytes that pad a string of `len` bytes to a multiple of 8.
+pub(crate) const fn padding(len: u64) -> usize {
+    ((8 - (len % 8)) % 8) as usize
+}
+
+/// Append `str(s)` to `out`.
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s);
+    out.extend_from_slice(&[0u8; 8][..padding(s.len() as u64)]);
+}

@@ -1,0 +1,178 @@
+//! End to end: a `file://` binary cache written entirely by us (NARs, narinfos signed
+//! with our key) is accepted by `nix copy --from … --trusted-public-keys …`; a tampered
+//! signature, NarHash or NarSize is rejected by Nix.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use chunker::nix::{pack, NarInfo, SecretKey};
+
+const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
+
+fn have_nix() -> bool {
+    let found = Command::new("nix-store")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: nix-store not found (run scripts/setup.sh)");
+    }
+    found
+}
+
+fn nix(cmd: &str, args: &[&str]) -> Output {
+    Command::new(cmd)
+        .args(args)
+        .env("NIX_CONFIG", NIX_CONFIG)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p =
+            std::env::temp_dir().join(format!("chunker-nix-cache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An input-addressed path (signatures are checked for those) with two references.
+fn build() -> String {
+    let expr = r#"let dep = n: derivation { name = "chunker-cache-dep-${n}"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "/bin/mkdir -p $out/bin; echo ${n} > $out/data; echo '#!/bin/sh' > $out/bin/run; /bin/chmod +x $out/bin/run; /bin/ln -s data $out/link"]; }; in derivation { name = "chunker-cache-top"; system = builtins.currentSystem; builder = "/bin/sh"; args = ["-c" "echo ${dep "a"} ${dep "b"} > $out"]; }"#;
+    ok(nix(
+        "nix-build",
+        &["--no-out-link", "--option", "sandbox", "false", "-E", expr],
+    ))
+    .trim()
+    .to_owned()
+}
+
+/// Write a signed cache for the closure of `path` at `cache`, with `edit` applied to
+/// the top path's narinfo after signing.
+fn write_cache(cache: &Path, path: &str, key: &SecretKey, edit: impl Fn(&mut NarInfo)) {
+    std::fs::create_dir_all(cache.join("nar")).unwrap();
+    std::fs::write(cache.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
+    let closure = ok(nix("nix-store", &["-qR", path]));
+    for p in closure.lines() {
+        let refs = ok(nix("nix-store", &["-q", "--references", p]));
+        let mut nar = Vec::new();
+        let s = pack(p, &mut nar).unwrap();
+        let mut info = NarInfo::new(p, s.nar_hash, s.nar_size);
+        std::fs::write(cache.join(&info.url), &nar).unwrap();
+        info.references = refs
+            .lines()
+            .map(|r| r.rsplit('/').next().unwrap().to_owned())
+            .collect();
+        info.sign(key);
+        if p == path {
+            edit(&mut info);
+        }
+        let base = p.rsplit('/').next().unwrap();
+        std::fs::write(
+            cache.join(format!("{}.narinfo", &base[..32])),
+            info.to_string(),
+        )
+        .unwrap();
+    }
+}
+
+/// A change made to a narinfo after signing it.
+type Edit = Box<dyn Fn(&mut NarInfo)>;
+
+fn copy_from(cache: &Path, store: &Path, path: &str, public: &str) -> Output {
+    nix(
+        "nix",
+        &[
+            "copy",
+            "--from",
+            &format!("file://{}", cache.display()),
+            "--to",
+            store.to_str().unwrap(),
+            path,
+            "--trusted-public-keys",
+            public,
+        ],
+    )
+}
+
+#[test]
+fn nix_accepts_our_cache_and_rejects_tampering() {
+    if !have_nix() {
+        return;
+    }
+    let t = TempDir::new("e2e");
+    let path = build();
+    let key = SecretKey::generate("chunker-e2e-1").unwrap();
+    let public = key.public_key().to_string();
+
+    // Accepted as written.
+    write_cache(&t.0.join("good"), &path, &key, |_| {});
+    let out = copy_from(&t.0.join("good"), &t.0.join("store-good"), &path, &public);
+    assert!(
+        out.status.success(),
+        "nix copy rejected our cache: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let copied = t.0.join("store-good").join(path.trim_start_matches('/'));
+    assert!(copied.exists(), "{}", copied.display());
+
+    // With a different trusted key it is refused.
+    let other = SecretKey::generate("chunker-e2e-1")
+        .unwrap()
+        .public_key()
+        .to_string();
+    let out = copy_from(&t.0.join("good"), &t.0.join("store-other"), &path, &other);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("lacks a valid signature"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Tampered signature, NarHash, NarSize; a missing signature.
+    let edits: [(&str, Edit); 4] = [
+        (
+            "sig",
+            Box::new(|i: &mut NarInfo| {
+                let s = i.sigs[0].to_string();
+                // Flip one base64 character of the signature.
+                let pos = s.len() - 10;
+                let c = if &s[pos..pos + 1] == "A" { "B" } else { "A" };
+                let tampered = format!("{}{}{}", &s[..pos], c, &s[pos + 1..]);
+                i.sigs[0] = tampered.parse().unwrap();
+            }),
+        ),
+        (
+            "narhash",
+            Box::new(|i: &mut NarInfo| {
+                i.nar_hash = chunker::hash(chunker::HashAlgorithm::Sha256, b"other");
+            }),
+        ),
+        ("narsize", Box::new(|i: &mut NarInfo| i.nar_size += 8)),
+        ("nosig", Box::new(|i: &mut NarInfo| i.sigs.clear())),
+    ];
+    for (tag, edit) in edits {
+        let cache = t.0.join(format!("bad-{tag}"));
+        write_cache(&cache, &path, &key, edit);
+        let out = copy_from(&cache, &t.0.join(format!("store-{tag}")), &path, &public);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{tag}: tampered cache accepted");
+        assert!(err.contains("lacks a valid signature"), "{tag}: {err}");
+    }
+}

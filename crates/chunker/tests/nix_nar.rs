@@ -1,0 +1,617 @@
+//! NAR encoder, reader and unpack: byte-exact with Nix 2.8 (`nix-store --dump`,
+//! `nix-hash`, `nix-store --restore`), and typed errors on corrupt input.
+
+use std::ffi::OsStr;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use chunker::nix::nar::{MAX_DEPTH, MAX_NAME_LEN};
+use chunker::nix::{
+    nar_hash, pack, unpack, Encoder, EntryKind, NarError, NarReader, PackError, UnpackError,
+};
+
+const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("chunker-nix-nar-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn have_nix() -> bool {
+    let found = Command::new("nix-store")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        eprintln!("skipped: nix-store not found (run scripts/setup.sh)");
+    }
+    found
+}
+
+fn nix(cmd: &str, args: &[&OsStr]) -> Vec<u8> {
+    let out = Command::new(cmd)
+        .args(args)
+        .env("NIX_CONFIG", NIX_CONFIG)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn nix_dump(path: &Path) -> Vec<u8> {
+    nix("nix-store", &["--dump".as_ref(), path.as_os_str()])
+}
+
+fn nix_hash(path: &Path) -> String {
+    let out = nix(
+        "nix-hash",
+        &[
+            "--type".as_ref(),
+            "sha256".as_ref(),
+            "--base32".as_ref(),
+            path.as_os_str(),
+        ],
+    );
+    String::from_utf8(out).unwrap().trim().to_owned()
+}
+
+fn nix_restore(nar: &[u8], dest: &Path) {
+    use std::io::Write;
+    let mut child = Command::new("nix-store")
+        .arg("--restore")
+        .arg(dest)
+        .env("NIX_CONFIG", NIX_CONFIG)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(nar).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// Deterministic bytes.
+fn bytes(n: usize, seed: u32) -> Vec<u8> {
+    (0..n as u32)
+        .map(|i| (i.wrapping_mul(2654435761).wrapping_add(seed) >> 13) as u8)
+        .collect()
+}
+
+fn write(path: &Path, data: &[u8], exec: bool) {
+    std::fs::write(path, data).unwrap();
+    let mode = if exec { 0o755 } else { 0o644 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A tree with every kind of node Nix cares about.
+fn make_tree(root: &Path) {
+    std::fs::create_dir_all(root).unwrap();
+    for (i, n) in [0usize, 1, 7, 8, 9, 15, 16, 17, 4095, 65_537, (1 << 20) + 3]
+        .into_iter()
+        .enumerate()
+    {
+        write(&root.join(format!("size-{n}")), &bytes(n, i as u32), false);
+    }
+    write(&root.join("exec"), b"#!/bin/sh\necho hi\n", true);
+    write(&root.join("empty-exec"), b"", true);
+    // Only the owner-execute bit counts.
+    write(&root.join("group-exec"), b"x", false);
+    std::fs::set_permissions(
+        root.join("group-exec"),
+        std::fs::Permissions::from_mode(0o654),
+    )
+    .unwrap();
+    write(&root.join("owner-exec-only"), b"y", false);
+    std::fs::set_permissions(
+        root.join("owner-exec-only"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    symlink("size-1", root.join("link")).unwrap();
+    symlink("/nonexistent/dangling/target", root.join("dangling")).unwrap();
+    symlink("..", root.join("dotdot-link")).unwrap();
+    std::fs::create_dir(root.join("empty-dir")).unwrap();
+    // Bytewise order: uppercase < '-' ... check mixed names, non-ASCII, non-UTF-8.
+    let names: [&[u8]; 10] = [
+        b"B",
+        b"a",
+        b"a.b",
+        b"a-b",
+        b"_",
+        b"Z",
+        "\u{e4}rger".as_bytes(),
+        "\u{65e5}\u{672c}".as_bytes(),
+        b"\xff\xfe-not-utf8",
+        b"with space",
+    ];
+    let d = root.join("names");
+    std::fs::create_dir(&d).unwrap();
+    for (i, n) in names.iter().enumerate() {
+        write(&d.join(OsStr::from_bytes(n)), &bytes(i, 7), i % 2 == 0);
+    }
+    // Deep nesting.
+    let mut deep = root.join("deep");
+    for i in 0..40 {
+        deep.push(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    write(&deep.join("leaf"), b"leaf", false);
+    symlink("../../..", deep.join("up")).unwrap();
+}
+
+#[test]
+fn bytes_and_hash_equal_nix() {
+    if !have_nix() {
+        return;
+    }
+    let t = TempDir::new("equal");
+    make_tree(&t.path("tree"));
+    write(&t.path("file"), b"hello\n", false);
+    write(&t.path("file-exec"), b"", true);
+    symlink("nowhere", t.path("root-link")).unwrap();
+    std::fs::create_dir(t.path("empty")).unwrap();
+    for name in [
+        "tree",
+        "file",
+        "file-exec",
+        "root-link",
+        "empty",
+        "tree/deep",
+    ] {
+        let path = t.path(name);
+        let theirs = nix_dump(&path);
+        let mut ours = Vec::new();
+        let summary = pack(&path, &mut ours).unwrap();
+        assert!(
+            ours == theirs,
+            "{name}: NAR bytes differ from nix-store --dump"
+        );
+        assert_eq!(summary.nar_size, theirs.len() as u64);
+        assert_eq!(summary.nar_hash.to_nix32(), nix_hash(&path), "{name}");
+        assert_eq!(nar_hash(&path).unwrap(), summary);
+        // Any read size gives the same bytes.
+        for step in [1usize, 7, 8, 4096] {
+            let mut enc = Encoder::new(&path);
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; step];
+            loop {
+                let n = enc.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            assert!(out == theirs, "{name}, read size {step}");
+            assert_eq!(enc.position(), out.len() as u64);
+        }
+    }
+}
+
+#[test]
+fn round_trips_through_nix_restore_and_ours() {
+    if !have_nix() {
+        return;
+    }
+    let t = TempDir::new("roundtrip");
+    make_tree(&t.path("tree"));
+    let theirs = nix_dump(&t.path("tree"));
+    let mut ours = Vec::new();
+    let summary = pack(t.path("tree"), &mut ours).unwrap();
+
+    // Nix restores our NAR to the same tree.
+    nix_restore(&ours, &t.path("by-nix"));
+    assert_eq!(nar_hash(t.path("by-nix")).unwrap(), summary);
+    // We restore Nix's NAR to the same tree, and Nix agrees.
+    unpack(&theirs[..], t.path("by-us")).unwrap();
+    assert_eq!(nix_dump(&t.path("by-us")), theirs);
+    assert_eq!(nix_hash(&t.path("by-us")), summary.nar_hash.to_nix32());
+    // Executable bits survive.
+    let mode = std::fs::metadata(t.path("by-us/exec"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_ne!(mode & 0o100, 0);
+    let link = std::fs::read_link(t.path("by-us/dangling")).unwrap();
+    assert_eq!(link, Path::new("/nonexistent/dangling/target"));
+}
+
+#[test]
+fn reader_walks_every_node() {
+    let t = TempDir::new("walk");
+    make_tree(&t.path("tree"));
+    let mut nar = Vec::new();
+    pack(t.path("tree"), &mut nar).unwrap();
+    let mut r = NarReader::new(&nar[..]);
+    let mut seen = Vec::new();
+    let mut total = 0u64;
+    while let Some(e) = r.next_entry().unwrap() {
+        let path = e.path.to_vec();
+        let depth = e.depth;
+        assert_eq!(
+            depth,
+            if path.is_empty() {
+                0
+            } else {
+                path.split(|&c| c == b'/').count()
+            }
+        );
+        match e.kind {
+            EntryKind::Regular { size, executable } => {
+                let fs_path = t.path("tree").join(OsStr::from_bytes(&path));
+                let mut data = Vec::new();
+                // Read some files, skip others.
+                if path.len() % 2 == 0 {
+                    r.contents().read_to_end(&mut data).unwrap();
+                    assert_eq!(data, std::fs::read(&fs_path).unwrap());
+                }
+                total += size;
+                let mode = std::fs::metadata(&fs_path).unwrap().permissions().mode();
+                assert_eq!(executable, mode & 0o100 != 0);
+            }
+            EntryKind::Symlink { target } => {
+                let fs_path = t.path("tree").join(OsStr::from_bytes(&path));
+                assert_eq!(
+                    target,
+                    std::fs::read_link(fs_path).unwrap().as_os_str().as_bytes()
+                );
+            }
+            EntryKind::Directory => {}
+            _ => unreachable!(),
+        }
+        seen.push(path);
+    }
+    assert_eq!(r.position(), nar.len() as u64);
+    assert!(total > 1 << 20);
+    assert!(seen.iter().any(|p| p.ends_with(b"deep/d0/d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/d11/d12/d13/d14/d15/d16/d17/d18/d19/d20/d21/d22/d23/d24/d25/d26/d27/d28/d29/d30/d31/d32/d33/d34/d35/d36/d37/d38/d39/leaf")));
+    assert!(seen.contains(&b"names/\xff\xfe-not-utf8".to_vec()));
+
+    // A reader that returns one byte at a time sees the same entries.
+    struct OneByte<'a>(&'a [u8]);
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() || buf.is_empty() {
+                return Ok(0);
+            }
+            buf[0] = self.0[0];
+            self.0 = &self.0[1..];
+            Ok(1)
+        }
+    }
+    let mut r = NarReader::new(OneByte(&nar));
+    let mut again = Vec::new();
+    while let Some(e) = r.next_entry().unwrap() {
+        again.push(e.path.to_vec());
+    }
+    assert_eq!(again, seen);
+}
+
+#[test]
+fn unpack_refuses_existing_target_and_restores_single_nodes() {
+    let t = TempDir::new("unpack");
+    write(&t.path("f"), b"data", true);
+    let mut nar = Vec::new();
+    let s = pack(t.path("f"), &mut nar).unwrap();
+    unpack(&nar[..], t.path("g")).unwrap();
+    assert_eq!(std::fs::read(t.path("g")).unwrap(), b"data");
+    assert_eq!(nar_hash(t.path("g")).unwrap(), s);
+    assert!(matches!(
+        unpack(&nar[..], t.path("g")),
+        Err(UnpackError::Exists { .. })
+    ));
+    std::fs::create_dir(t.path("dir")).unwrap();
+    assert!(matches!(
+        unpack(&nar[..], t.path("dir")),
+        Err(UnpackError::Exists { .. })
+    ));
+    symlink("x", t.path("l")).unwrap();
+    let mut nar = Vec::new();
+    pack(t.path("l"), &mut nar).unwrap();
+    unpack(&nar[..], t.path("l2")).unwrap();
+    assert_eq!(std::fs::read_link(t.path("l2")).unwrap(), Path::new("x"));
+}
+
+#[test]
+fn unsupported_file_types_are_errors() {
+    let t = TempDir::new("socket");
+    std::fs::create_dir(t.path("d")).unwrap();
+    let _sock = std::os::unix::net::UnixListener::bind(t.path("d/sock")).unwrap();
+    let err = pack(t.path("d"), io::sink()).unwrap_err();
+    assert!(
+        matches!(&err, PackError::UnsupportedType { kind: "socket", path } if path.ends_with("sock")),
+        "{err}"
+    );
+    let err = pack(t.path("missing"), io::sink()).unwrap_err();
+    assert!(matches!(err, PackError::Read { .. }), "{err}");
+}
+
+// ---- hand-built NARs -------------------------------------------------------------
+
+fn s(out: &mut Vec<u8>, v: &[u8]) {
+    out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+    out.extend_from_slice(v);
+    out.resize(out.len().next_multiple_of(8), 0);
+}
+
+fn toks(out: &mut Vec<u8>, list: &[&[u8]]) {
+    for t in list {
+        s(out, t);
+    }
+}
+
+/// A NAR of a directory whose entries are regular files with these names.
+fn dir_nar(names: &[&[u8]]) -> Vec<u8> {
+    let mut n = Vec::new();
+    toks(&mut n, &[b"nix-archive-1", b"(", b"type", b"directory"]);
+    for name in names {
+        toks(&mut n, &[b"entry", b"(", b"name", name, b"node"]);
+        toks(
+            &mut n,
+            &[b"(", b"type", b"regular", b"contents", b"", b")", b")"],
+        );
+    }
+    s(&mut n, b")");
+    n
+}
+
+fn read_all(nar: &[u8]) -> Result<usize, NarError> {
+    let mut r = NarReader::new(nar);
+    let mut n = 0;
+    while let Some(e) = r.next_entry()? {
+        if let EntryKind::Regular { .. } = e.kind {
+            io::copy(&mut r.contents(), &mut io::sink())
+                .map_err(|e| *e.into_inner().unwrap().downcast::<NarError>().unwrap())?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[test]
+fn hand_built_nars_parse() {
+    assert_eq!(read_all(&dir_nar(&[b"a", b"b", b"c"])).unwrap(), 4);
+    assert_eq!(read_all(&dir_nar(&[])).unwrap(), 1);
+    // Trailing bytes after the NAR are not read.
+    let mut n = dir_nar(&[b"a"]);
+    n.extend_from_slice(b"trailing");
+    assert_eq!(read_all(&n).unwrap(), 2);
+}
+
+#[test]
+fn invalid_names_are_rejected_with_offsets() {
+    // magic (24) "(" "type" (16 each) "directory" (24) "entry" "(" "name" (16 each).
+    let name_offset = 24 + 16 + 16 + 24 + 16 + 16 + 16;
+    for bad in [&b""[..], b".", b"..", b"a/b", b"/", b"a\0b"] {
+        match read_all(&dir_nar(&[bad])) {
+            Err(NarError::InvalidName { name, offset }) => {
+                assert_eq!(name, bad);
+                assert_eq!(offset, name_offset);
+            }
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    for names in [
+        &[&b"b"[..], b"a"][..],
+        &[b"a", b"a"],
+        &[b"a", b"B"],
+        &[b"ab", b"a"],
+    ] {
+        assert!(
+            matches!(read_all(&dir_nar(names)), Err(NarError::Unsorted { .. })),
+            "{names:?}"
+        );
+    }
+    let long = vec![b'x'; MAX_NAME_LEN + 1];
+    match read_all(&dir_nar(&[&long])) {
+        Err(NarError::TooLong { length, limit, .. }) => {
+            assert_eq!(length, 256);
+            assert_eq!(limit, 255);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(read_all(&dir_nar(&[&vec![b'x'; MAX_NAME_LEN]])).unwrap(), 2);
+}
+
+#[test]
+fn corrupt_nars_are_typed_errors() {
+    let good = dir_nar(&[b"a", b"b"]);
+    // Every truncation is Truncated (at the start of the incomplete item, at most 8
+    // bytes back), never a clean end.
+    for len in 0..good.len() {
+        match read_all(&good[..len]) {
+            Err(NarError::Truncated { offset }) => {
+                assert!(
+                    offset <= len as u64 && offset + 8 > len as u64 - len.min(8) as u64,
+                    "{len}: {offset}"
+                )
+            }
+            other => panic!("prefix {len}: {other:?}"),
+        }
+    }
+    // Bad magic.
+    let mut bad = good.clone();
+    bad[8] = b'N';
+    assert!(matches!(
+        read_all(&bad),
+        Err(NarError::UnexpectedToken { offset: 0, .. })
+    ));
+    // Non-zero padding after the magic.
+    let mut bad = good.clone();
+    bad[23] = 1;
+    assert!(matches!(
+        read_all(&bad),
+        Err(NarError::NonZeroPadding { offset: 21 })
+    ));
+    // Every single-byte corruption gives an error or a valid NAR, never a panic.
+    for i in 0..good.len() {
+        for v in [0u8, 1, 0xff, b'a'] {
+            let mut bad = good.clone();
+            bad[i] = v;
+            let _ = read_all(&bad);
+        }
+    }
+    // A huge string length is rejected before allocating.
+    let mut n = Vec::new();
+    toks(
+        &mut n,
+        &[b"nix-archive-1", b"(", b"type", b"symlink", b"target"],
+    );
+    n.extend_from_slice(&u64::MAX.to_le_bytes());
+    assert!(matches!(
+        read_all(&n),
+        Err(NarError::TooLong {
+            what: "symlink target",
+            ..
+        })
+    ));
+    // A huge file is fine to declare, but truncated.
+    let mut n = Vec::new();
+    toks(
+        &mut n,
+        &[b"nix-archive-1", b"(", b"type", b"regular", b"contents"],
+    );
+    n.extend_from_slice(&u64::MAX.to_le_bytes());
+    n.extend_from_slice(b"abc");
+    assert!(matches!(
+        read_all(&n),
+        Err(NarError::Truncated { offset: 99 })
+    ));
+    // Empty symlink target.
+    let mut n = Vec::new();
+    toks(
+        &mut n,
+        &[
+            b"nix-archive-1",
+            b"(",
+            b"type",
+            b"symlink",
+            b"target",
+            b"",
+            b")",
+        ],
+    );
+    assert!(matches!(read_all(&n), Err(NarError::InvalidTarget { .. })));
+    // Unknown type.
+    let mut n = Vec::new();
+    toks(&mut n, &[b"nix-archive-1", b"(", b"type", b"fifo", b")"]);
+    match read_all(&n) {
+        Err(NarError::UnexpectedToken { found, offset, .. }) => {
+            assert_eq!(found.as_deref(), Some(&b"fifo"[..]));
+            assert_eq!(offset, 24 + 16 + 16);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Errors display their offset.
+    let e = read_all(&good[..30]).unwrap_err();
+    // The "(" string starting at byte 24 is cut short.
+    assert_eq!(e.to_string(), "NAR truncated at byte 24");
+    assert_eq!(e.offset(), 24);
+}
+
+#[test]
+fn depth_is_limited() {
+    fn nested(levels: usize) -> Vec<u8> {
+        let mut n = Vec::new();
+        toks(&mut n, &[b"nix-archive-1", b"(", b"type", b"directory"]);
+        for _ in 0..levels {
+            toks(
+                &mut n,
+                &[
+                    b"entry",
+                    b"(",
+                    b"name",
+                    b"d",
+                    b"node",
+                    b"(",
+                    b"type",
+                    b"directory",
+                ],
+            );
+        }
+        for _ in 0..levels {
+            toks(&mut n, &[b")", b")"]);
+        }
+        s(&mut n, b")");
+        n
+    }
+    assert_eq!(read_all(&nested(MAX_DEPTH)).unwrap(), MAX_DEPTH + 1);
+    assert!(matches!(
+        read_all(&nested(MAX_DEPTH + 1)),
+        Err(NarError::TooDeep { limit: 64, .. })
+    ));
+}
+
+#[test]
+fn unpack_never_escapes() {
+    let t = TempDir::new("escape");
+    // A symlink "a" to outside, then a duplicate entry "a" as a directory with a file:
+    // rejected as unsorted before anything is written through the link.
+    let mut n = Vec::new();
+    toks(&mut n, &[b"nix-archive-1", b"(", b"type", b"directory"]);
+    toks(&mut n, &[b"entry", b"(", b"name", b"a", b"node"]);
+    let outside = t.path("outside");
+    std::fs::create_dir(&outside).unwrap();
+    toks(
+        &mut n,
+        &[
+            b"(",
+            b"type",
+            b"symlink",
+            b"target",
+            outside.as_os_str().as_bytes(),
+            b")",
+            b")",
+        ],
+    );
+    toks(
+        &mut n,
+        &[
+            b"entry",
+            b"(",
+            b"name",
+            b"a",
+            b"node",
+            b"(",
+            b"type",
+            b"directory",
+        ],
+    );
+    toks(&mut n, &[b"entry", b"(", b"name", b"evil", b"node"]);
+    toks(
+        &mut n,
+        &[b"(", b"type", b"regular", b"contents", b"pwned", b")", b")"],
+    );
+    toks(&mut n, &[b")", b")", b")"]);
+    let err = unpack(&n[..], t.path("dest")).unwrap_err();
+    assert!(
+        matches!(err, UnpackError::Nar(NarError::Unsorted { .. })),
+        "{err}"
+    );
+    assert!(!outside.join("evil").exists());
+    for bad in [&b".."[..], b"../x", b"/etc"] {
+        let n = dir_nar(&[bad]);
+        let dest = t.path(&format!("dest-{}", bad.len()));
+        assert!(unpack(&n[..], &dest).is_err());
+    }
+    assert!(!t.path("x").exists());
+}
