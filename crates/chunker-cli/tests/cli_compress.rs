@@ -1,9 +1,9 @@
 //! `chunker compress`, `chunker decompress` and `chunker dict` as a user runs them.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use chunker_testdata::support::TempDir;
 use chunker_testdata::{generate, Kind};
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
@@ -32,26 +32,6 @@ fn ok(o: Output) -> Vec<u8> {
         String::from_utf8_lossy(&o.stderr)
     );
     o.stdout
-}
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p =
-            std::env::temp_dir().join(format!("chunker-cli-compress-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn file(&self, name: &str, data: &[u8]) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, data).unwrap();
-        p
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

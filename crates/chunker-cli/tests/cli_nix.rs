@@ -1,12 +1,11 @@
 //! The Nix subcommands of the built `chunker` binary: `nar pack|unpack|ls`,
 //! `hash --nar`, `chunk --nar`, `key generate`, `narinfo sign|verify`.
 
+use chunker_testdata::support::{have_nix, TempDir, NIX_CONFIG};
 use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_chunker"))
@@ -41,19 +40,6 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap()
 }
 
-fn have_nix() -> bool {
-    let found = Command::new("nix-store")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: nix-store not found (run scripts/setup.sh)");
-    }
-    found
-}
-
 fn nix(cmd: &str, args: &[&str]) -> Vec<u8> {
     let o = Command::new(cmd)
         .args(args)
@@ -63,24 +49,6 @@ fn nix(cmd: &str, args: &[&str]) -> Vec<u8> {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     o.stdout
-}
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("chunker-cli-nix-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn s(p: &Path) -> &str {
@@ -103,23 +71,23 @@ fn tree(root: &Path) {
 #[test]
 fn nar_pack_unpack_ls_and_hash() {
     let t = TempDir::new("nar");
-    tree(&t.p("tree"));
-    let pack = run(&["nar", "pack", s(&t.p("tree"))]);
+    tree(&t.path("tree"));
+    let pack = run(&["nar", "pack", s(&t.path("tree"))]);
     assert_eq!(code(&pack), 0, "{}", String::from_utf8_lossy(&pack.stderr));
     let nar = pack.stdout;
     assert_eq!(&nar[8..21], b"nix-archive-1");
-    let expected = chunker::nix::nar_hash(t.p("tree")).unwrap();
+    let expected = chunker::nix::nar_hash(t.path("tree")).unwrap();
     assert_eq!(expected.nar_size, nar.len() as u64);
 
     // hash --nar: sha256:<nix32> and the size.
-    let h = run(&["hash", "--nar", s(&t.p("tree"))]);
+    let h = run(&["hash", "--nar", s(&t.path("tree"))]);
     assert_eq!(code(&h), 0);
     assert_eq!(
         text(&h),
         format!("{}\n{}\n", expected.nar_hash, expected.nar_size)
     );
     let j: serde_json::Value = serde_json::from_slice(
-        &run(&["hash", "--nar", s(&t.p("tree")), "--format", "json"]).stdout,
+        &run(&["hash", "--nar", s(&t.path("tree")), "--format", "json"]).stdout,
     )
     .unwrap();
     assert_eq!(j["nar_size"], expected.nar_size);
@@ -128,23 +96,23 @@ fn nar_pack_unpack_ls_and_hash() {
         code(&run(&[
             "hash",
             "--nar",
-            s(&t.p("tree")),
+            s(&t.path("tree")),
             "--algo",
             "blake3"
         ])),
         2
     );
-    assert_eq!(code(&run(&["hash", "--nar", s(&t.p("missing"))])), 3);
+    assert_eq!(code(&run(&["hash", "--nar", s(&t.path("missing"))])), 3);
 
     if have_nix() {
-        let theirs = nix("nix-store", &["--dump", s(&t.p("tree"))]);
+        let theirs = nix("nix-store", &["--dump", s(&t.path("tree"))]);
         assert!(
             theirs == nar,
             "chunker nar pack differs from nix-store --dump"
         );
         let nh = nix(
             "nix-hash",
-            &["--type", "sha256", "--base32", s(&t.p("tree"))],
+            &["--type", "sha256", "--base32", s(&t.path("tree"))],
         );
         assert_eq!(
             String::from_utf8(nh).unwrap().trim(),
@@ -153,25 +121,30 @@ fn nar_pack_unpack_ls_and_hash() {
     }
 
     // unpack from a file and from stdin.
-    std::fs::write(t.p("x.nar"), &nar).unwrap();
-    let u = run(&["nar", "unpack", s(&t.p("x.nar")), s(&t.p("out1"))]);
+    std::fs::write(t.path("x.nar"), &nar).unwrap();
+    let u = run(&["nar", "unpack", s(&t.path("x.nar")), s(&t.path("out1"))]);
     assert_eq!(code(&u), 0, "{}", String::from_utf8_lossy(&u.stderr));
-    assert_eq!(chunker::nix::nar_hash(t.p("out1")).unwrap(), expected);
-    let u = run_stdin(&["nar", "unpack", "-", s(&t.p("out2"))], &nar);
+    assert_eq!(chunker::nix::nar_hash(t.path("out1")).unwrap(), expected);
+    let u = run_stdin(&["nar", "unpack", "-", s(&t.path("out2"))], &nar);
     assert_eq!(code(&u), 0);
-    assert_eq!(chunker::nix::nar_hash(t.p("out2")).unwrap(), expected);
+    assert_eq!(chunker::nix::nar_hash(t.path("out2")).unwrap(), expected);
     // Existing target: I/O error, nothing touched.
     assert_eq!(
-        code(&run(&["nar", "unpack", s(&t.p("x.nar")), s(&t.p("out1"))])),
+        code(&run(&[
+            "nar",
+            "unpack",
+            s(&t.path("x.nar")),
+            s(&t.path("out1"))
+        ])),
         3
     );
     // Corrupt NAR: invalid data with the byte offset.
-    let u = run_stdin(&["nar", "unpack", "-", s(&t.p("out3"))], &nar[..100]);
+    let u = run_stdin(&["nar", "unpack", "-", s(&t.path("out3"))], &nar[..100]);
     assert_eq!(code(&u), 4);
     assert!(String::from_utf8_lossy(&u.stderr).contains("truncated at byte"));
 
     // ls, text and JSON.
-    let l = run(&["nar", "ls", s(&t.p("x.nar"))]);
+    let l = run(&["nar", "ls", s(&t.path("x.nar"))]);
     assert_eq!(code(&l), 0);
     assert_eq!(
         text(&l),
@@ -197,29 +170,29 @@ fn nar_pack_unpack_ls_and_hash() {
 #[test]
 fn chunk_nar_equals_chunking_the_nar_file() {
     let t = TempDir::new("chunk");
-    tree(&t.p("tree"));
-    let nar = run(&["nar", "pack", s(&t.p("tree"))]).stdout;
-    std::fs::write(t.p("x.nar"), &nar).unwrap();
+    tree(&t.path("tree"));
+    let nar = run(&["nar", "pack", s(&t.path("tree"))]).stdout;
+    std::fs::write(t.path("x.nar"), &nar).unwrap();
     let args = ["--preset", "small", "--format", "json"];
     let direct = run(&[
-        &["chunk", s(&t.p("x.nar")), "--stream-hash", "sha256"][..],
+        &["chunk", s(&t.path("x.nar")), "--stream-hash", "sha256"][..],
         &args,
     ]
     .concat());
-    let via = run(&[&["chunk", "--nar", s(&t.p("tree"))][..], &args].concat());
+    let via = run(&[&["chunk", "--nar", s(&t.path("tree"))][..], &args].concat());
     assert_eq!(code(&via), 0, "{}", String::from_utf8_lossy(&via.stderr));
     let a: serde_json::Value = serde_json::from_slice(&direct.stdout).unwrap();
     let b: serde_json::Value = serde_json::from_slice(&via.stdout).unwrap();
     assert_eq!(a["chunks"], b["chunks"]);
     assert!(a["chunks"].as_array().unwrap().len() > 10);
-    let expected = chunker::nix::nar_hash(t.p("tree")).unwrap();
+    let expected = chunker::nix::nar_hash(t.path("tree")).unwrap();
     assert_eq!(b["summary"]["stream_digest"], expected.nar_hash.to_string());
     assert_eq!(b["summary"]["bytes"], expected.nar_size);
     // Text summary carries the NarHash.
-    let via = run(&["chunk", "--nar", s(&t.p("tree"))]);
+    let via = run(&["chunk", "--nar", s(&t.path("tree"))]);
     assert!(text(&via).contains(&format!("stream {}", expected.nar_hash)));
-    assert_eq!(code(&run(&["chunk", "--nar", s(&t.p("missing"))])), 3);
-    assert_eq!(code(&run(&["chunk", "x", "--nar", s(&t.p("tree"))])), 2);
+    assert_eq!(code(&run(&["chunk", "--nar", s(&t.path("missing"))])), 3);
+    assert_eq!(code(&run(&["chunk", "x", "--nar", s(&t.path("tree"))])), 2);
 }
 
 #[test]
@@ -230,14 +203,17 @@ fn keys_sign_verify() {
         "generate",
         "cache.example.org-1",
         "--secret",
-        s(&t.p("sk")),
+        s(&t.path("sk")),
         "--public",
-        s(&t.p("pk")),
+        s(&t.path("pk")),
     ]);
     assert_eq!(code(&g), 0, "{}", String::from_utf8_lossy(&g.stderr));
-    let mode = std::fs::metadata(t.p("sk")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(t.path("sk"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
-    let pk = std::fs::read_to_string(t.p("pk")).unwrap();
+    let pk = std::fs::read_to_string(t.path("pk")).unwrap();
     assert!(pk.starts_with("cache.example.org-1:") && !pk.ends_with('\n'));
     // Never overwrites.
     let again = run(&[
@@ -245,9 +221,9 @@ fn keys_sign_verify() {
         "generate",
         "x",
         "--secret",
-        s(&t.p("sk")),
+        s(&t.path("sk")),
         "--public",
-        s(&t.p("pk2")),
+        s(&t.path("pk2")),
     ]);
     assert_eq!(code(&again), 3);
 
@@ -255,13 +231,13 @@ fn keys_sign_verify() {
     let unsigned = format!(
         "StorePath: /nix/store/2jmiqxxd2z4ypk8am71rc6kffqzgma57-t\nURL: nar/x.nar\nCompression: none\nNarHash: {hash}\nNarSize: 3\nReferences: zzmiqxxd2z4ypk8am71rc6kffqzgma57-b 2jmiqxxd2z4ypk8am71rc6kffqzgma57-t\n"
     );
-    std::fs::write(t.p("unsigned.narinfo"), &unsigned).unwrap();
+    std::fs::write(t.path("unsigned.narinfo"), &unsigned).unwrap();
     let signed = run(&[
         "narinfo",
         "sign",
         "--key-file",
-        s(&t.p("sk")),
-        s(&t.p("unsigned.narinfo")),
+        s(&t.path("sk")),
+        s(&t.path("unsigned.narinfo")),
     ]);
     assert_eq!(
         code(&signed),
@@ -275,14 +251,14 @@ fn keys_sign_verify() {
         "References: 2jmiqxxd2z4ypk8am71rc6kffqzgma57-t zzmiqxxd2z4ypk8am71rc6kffqzgma57-b\n"
     ));
     assert_eq!(signed.matches("\nSig: cache.example.org-1:").count(), 1);
-    std::fs::write(t.p("signed.narinfo"), &signed).unwrap();
+    std::fs::write(t.path("signed.narinfo"), &signed).unwrap();
 
     let v = run(&[
         "narinfo",
         "verify",
         "--public-key",
         &pk,
-        s(&t.p("signed.narinfo")),
+        s(&t.path("signed.narinfo")),
     ]);
     assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stderr));
     // Unsigned, tampered, or the wrong key: exit 6.
@@ -292,7 +268,7 @@ fn keys_sign_verify() {
             "verify",
             "--public-key",
             &pk,
-            s(&t.p("unsigned.narinfo"))
+            s(&t.path("unsigned.narinfo"))
         ])),
         6
     );
@@ -311,7 +287,7 @@ fn keys_sign_verify() {
             "verify",
             "--public-key",
             other,
-            s(&t.p("signed.narinfo"))
+            s(&t.path("signed.narinfo"))
         ])),
         6
     );
@@ -324,7 +300,7 @@ fn keys_sign_verify() {
             other,
             "--public-key",
             &pk,
-            s(&t.p("signed.narinfo"))
+            s(&t.path("signed.narinfo"))
         ])),
         0
     );
@@ -335,7 +311,7 @@ fn keys_sign_verify() {
             "verify",
             "--public-key",
             "garbage",
-            s(&t.p("signed.narinfo"))
+            s(&t.path("signed.narinfo"))
         ])),
         2
     );
@@ -346,14 +322,14 @@ fn keys_sign_verify() {
         )),
         4
     );
-    std::fs::write(t.p("badkey"), "name:notbase64").unwrap();
+    std::fs::write(t.path("badkey"), "name:notbase64").unwrap();
     assert_eq!(
         code(&run(&[
             "narinfo",
             "sign",
             "--key-file",
-            s(&t.p("badkey")),
-            s(&t.p("unsigned.narinfo"))
+            s(&t.path("badkey")),
+            s(&t.path("unsigned.narinfo"))
         ])),
         4
     );
@@ -380,13 +356,13 @@ fn nix_keys_work_with_our_cli() {
         &[
             "--generate-binary-cache-key",
             "nix-made-1",
-            s(&t.p("sk")),
-            s(&t.p("pk")),
+            s(&t.path("sk")),
+            s(&t.path("pk")),
         ],
     );
     let hash = chunker::hash(chunker::HashAlgorithm::Sha256, b"nar");
     std::fs::write(
-        t.p("n.narinfo"),
+        t.path("n.narinfo"),
         format!("StorePath: /nix/store/2jmiqxxd2z4ypk8am71rc6kffqzgma57-t\nURL: nar/x.nar\nNarHash: {hash}\nNarSize: 3\n"),
     )
     .unwrap();
@@ -394,11 +370,11 @@ fn nix_keys_work_with_our_cli() {
         "narinfo",
         "sign",
         "--key-file",
-        s(&t.p("sk")),
-        s(&t.p("n.narinfo")),
+        s(&t.path("sk")),
+        s(&t.path("n.narinfo")),
     ]);
     assert_eq!(code(&signed), 0);
-    let pk = std::fs::read_to_string(t.p("pk")).unwrap();
+    let pk = std::fs::read_to_string(t.path("pk")).unwrap();
     assert_eq!(
         code(&run_stdin(
             &["narinfo", "verify", "--public-key", &pk, "-"],

@@ -258,3 +258,62 @@ mod tests {
         );
     }
 }
+
+/// Helpers shared by the integration tests: temporary directories and the Nix oracle.
+pub mod support {
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Run Nix offline: no substituters (never the network), `nix` command enabled.
+    pub const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    #[derive(Debug)]
+    pub struct TempDir(pub PathBuf);
+
+    impl TempDir {
+        /// A new empty directory; `tag` makes its name readable.
+        pub fn new(tag: &str) -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let p =
+                std::env::temp_dir().join(format!("chunker-test-{tag}-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).expect("create temp dir");
+            TempDir(p)
+        }
+
+        /// A path inside the directory.
+        pub fn path(&self, rel: &str) -> PathBuf {
+            self.0.join(rel)
+        }
+
+        /// Write a file inside the directory and return its path.
+        pub fn file(&self, name: &str, data: &[u8]) -> PathBuf {
+            let p = self.path(name);
+            std::fs::write(&p, data).expect("write temp file");
+            p
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Whether `nix-store` runs here; prints why the caller skips when it does not.
+    pub fn have_nix() -> bool {
+        let found = Command::new("nix-store")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            eprintln!("skipped: nix-store not found (run scripts/setup.sh)");
+        }
+        found
+    }
+}

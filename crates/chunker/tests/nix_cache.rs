@@ -2,25 +2,11 @@
 //! with our key) is accepted by `nix copy --from … --trusted-public-keys …`; a tampered
 //! signature, NarHash or NarSize is rejected by Nix.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use chunker::nix::{pack, NarInfo, SecretKey};
-
-const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
-
-fn have_nix() -> bool {
-    let found = Command::new("nix-store")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: nix-store not found (run scripts/setup.sh)");
-    }
-    found
-}
+use chunker_testdata::support::{have_nix, TempDir, NIX_CONFIG};
 
 fn nix(cmd: &str, args: &[&str]) -> Output {
     Command::new(cmd)
@@ -34,22 +20,6 @@ fn nix(cmd: &str, args: &[&str]) -> Output {
 fn ok(o: Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
-}
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p =
-            std::env::temp_dir().join(format!("chunker-nix-cache-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// An input-addressed path (signatures are checked for those) with two references.

@@ -5,46 +5,14 @@ use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use chunker::nix::nar::{MAX_DEPTH, MAX_NAME_LEN};
 use chunker::nix::{
     nar_hash, pack, unpack, Encoder, EntryKind, NarError, NarReader, PackError, UnpackError,
 };
-
-const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("chunker-nix-nar-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn have_nix() -> bool {
-    let found = Command::new("nix-store")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: nix-store not found (run scripts/setup.sh)");
-    }
-    found
-}
+use chunker_testdata::support::{have_nix, TempDir, NIX_CONFIG};
 
 fn nix(cmd: &str, args: &[&OsStr]) -> Vec<u8> {
     let out = Command::new(cmd)

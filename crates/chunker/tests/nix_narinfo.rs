@@ -1,12 +1,11 @@
 //! narinfo parsing/rendering, fingerprints, Ed25519 keys and signatures: equal to what
 //! Nix 2.8 writes (`nix-store --generate-binary-cache-key`, `nix copy --to file://`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use chunker::nix::{KeyError, NarInfo, NarInfoError, PublicKey, SecretKey, Signature, VerifyError};
-
-const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
+use chunker_testdata::support::{have_nix, TempDir, NIX_CONFIG};
 
 /// The cache.nixos.org vector from docs (REFERENCE.md).
 const CURL: &str = "\
@@ -231,19 +230,6 @@ fn key_formats() {
 
 // ---- against Nix -----------------------------------------------------------------
 
-fn have_nix() -> bool {
-    let found = Command::new("nix-store")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: nix-store not found (run scripts/setup.sh)");
-    }
-    found
-}
-
 fn run(cmd: &str, args: &[&str], dir: &Path) -> String {
     let out = Command::new(cmd)
         .args(args)
@@ -258,22 +244,6 @@ fn run(cmd: &str, args: &[&str], dir: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p =
-            std::env::temp_dir().join(format!("chunker-nix-narinfo-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Build an input-addressed path that refers to two others.
