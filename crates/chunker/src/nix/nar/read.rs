@@ -566,7 +566,7 @@ impl<R: Read> NarReader<R> {
         Ok(())
     }
 
-    /// The contents of the regular file just returned by [`next_entry`]
+    /// The contents of the regular file just returned by [`next_entry`](Self::next_entry)
     /// (NarReader::next_entry), as a reader bounded to its size. Reads nothing at any
     /// other time. A NAR that ends early is an [`io::Error`] wrapping
     /// [`NarError::Truncated`].
