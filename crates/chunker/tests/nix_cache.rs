@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use chunker::compress::Codec;
 use chunker::nix::{pack, NarInfo, SecretKey};
 use chunker_testdata::support::{have_nix, TempDir, NIX_CONFIG};
 
@@ -36,6 +37,18 @@ fn build() -> String {
 /// Write a signed cache for the closure of `path` at `cache`, with `edit` applied to
 /// the top path's narinfo after signing.
 fn write_cache(cache: &Path, path: &str, key: &SecretKey, edit: impl Fn(&mut NarInfo)) {
+    write_cache_with(cache, path, key, Codec::None, edit);
+}
+
+/// [`write_cache`] with every NAR compressed with `codec` (narinfo `Compression`, `URL`,
+/// `FileHash`, `FileSize` set accordingly).
+fn write_cache_with(
+    cache: &Path,
+    path: &str,
+    key: &SecretKey,
+    codec: Codec,
+    edit: impl Fn(&mut NarInfo),
+) {
     std::fs::create_dir_all(cache.join("nar")).unwrap();
     std::fs::write(cache.join("nix-cache-info"), "StoreDir: /nix/store\n").unwrap();
     let closure = ok(nix("nix-store", &["-qR", path]));
@@ -44,6 +57,15 @@ fn write_cache(cache: &Path, path: &str, key: &SecretKey, edit: impl Fn(&mut Nar
         let mut nar = Vec::new();
         let s = pack(p, &mut nar).unwrap();
         let mut info = NarInfo::new(p, s.nar_hash, s.nar_size);
+        if codec != Codec::None {
+            let file = chunker::compress::compress(codec, &nar).unwrap();
+            let file_hash = chunker::hash(chunker::HashAlgorithm::Sha256, &file);
+            info.compression = codec.name().to_owned();
+            info.url = format!("nar/{}.nar{}", file_hash.to_nix32(), codec.extension());
+            info.file_hash = Some(file_hash);
+            info.file_size = Some(file.len() as u64);
+            nar = file;
+        }
         std::fs::write(cache.join(&info.url), &nar).unwrap();
         info.references = refs
             .lines()
@@ -144,5 +166,48 @@ fn nix_accepts_our_cache_and_rejects_tampering() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{tag}: tampered cache accepted");
         assert!(err.contains("lacks a valid signature"), "{tag}: {err}");
+    }
+}
+
+/// NARs compressed by us with each codec are read by Nix; a corrupt compressed NAR is
+/// refused.
+#[test]
+fn nix_reads_our_compressed_caches() {
+    if !have_nix() {
+        return;
+    }
+    let t = TempDir::new("e2e-codecs");
+    let path = build();
+    let key = SecretKey::generate("chunker-e2e-2").unwrap();
+    let public = key.public_key().to_string();
+    for codec in [Codec::Zstd, Codec::Xz, Codec::Bzip2, Codec::Lz4] {
+        let cache = t.0.join(format!("cache-{}", codec.name()));
+        write_cache_with(&cache, &path, &key, codec, |_| {});
+        let store = t.0.join(format!("store-{}", codec.name()));
+        let out = copy_from(&cache, &store, &path, &public);
+        assert!(
+            out.status.success(),
+            "{}: nix copy rejected our cache: {}",
+            codec.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let copied = store.join(path.trim_start_matches('/'));
+        assert!(copied.exists(), "{}: {}", codec.name(), copied.display());
+
+        // Corrupt the middle of every compressed NAR: Nix must refuse the copy.
+        for entry in std::fs::read_dir(cache.join("nar")).unwrap() {
+            let f = entry.unwrap().path();
+            let mut bytes = std::fs::read(&f).unwrap();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x55;
+            std::fs::write(&f, bytes).unwrap();
+        }
+        let store = t.0.join(format!("store-bad-{}", codec.name()));
+        let out = copy_from(&cache, &store, &path, &public);
+        assert!(
+            !out.status.success(),
+            "{}: corrupt compressed NAR accepted",
+            codec.name()
+        );
     }
 }
