@@ -208,6 +208,8 @@ pub struct PushChunker {
     /// The byte at `scanned - 1` matched, but it is a cut only if more input follows
     /// (the reference never tests the last byte of an odd-length remainder).
     pending: bool,
+    /// Bytes handed to the kernel so far (each byte at most once).
+    hashed: u64,
 }
 
 impl PushChunker {
@@ -220,6 +222,7 @@ impl PushChunker {
             scanned: 0,
             hash: 0,
             pending: false,
+            hashed: 0,
         }
     }
 
@@ -231,6 +234,13 @@ impl PushChunker {
     /// Total bytes fed so far.
     pub const fn position(&self) -> u64 {
         self.total
+    }
+
+    /// Bytes hashed so far. Never more than [`PushChunker::position`]: however the input
+    /// is split, no byte is scanned twice (bytes before each chunk's minimum size are
+    /// not scanned at all).
+    pub const fn bytes_hashed(&self) -> u64 {
+        self.hashed
     }
 
     /// Stream offset where the chunk in progress starts; bytes before it belong to
@@ -298,6 +308,7 @@ impl PushChunker {
             let bytes = &data[off..off + (limit - start)];
             match self.chunker.scan_positions(&mut self.hash, start, bytes) {
                 Some(i) => {
+                    self.hashed += (i + 1 - start) as u64;
                     if i % 2 == 0 && i as u64 + 1 == n {
                         self.pending = true;
                         self.scanned = i + 1;
@@ -305,7 +316,10 @@ impl PushChunker {
                     }
                     return Some(self.cut(i));
                 }
-                None => self.scanned = limit,
+                None => {
+                    self.hashed += bytes.len() as u64;
+                    self.scanned = limit;
+                }
             }
         }
         if n >= cfg.max_size() as u64 {

@@ -356,3 +356,31 @@ fn parallel_equals_serial() {
     );
     assert_eq!(chunker.spans_parallel(&[]), Vec::new());
 }
+
+/// No byte is hashed twice, however small the pieces: the cost of a feed does not grow
+/// with the retained tail.
+#[test]
+fn push_never_rescans() {
+    let cfg = Config::new(4096, 16384, 65536).unwrap();
+    let data = generate(Kind::Text, 1_000_000, 11);
+    let chunker = Chunker::new(cfg);
+    for piece in [1usize, 7, 100, 4093, 65536] {
+        let mut push = chunker.push();
+        let mut spans = Vec::new();
+        for p in data.chunks(piece) {
+            spans.extend(push.feed(p));
+        }
+        let hashed_before_finish = push.bytes_hashed();
+        spans.extend(push.finish());
+        // Per chunk: positions from the minimum size to the cut, plus the byte that
+        // matched (the next chunk's first, never hashed again for that chunk).
+        let bound: u64 = spans
+            .iter()
+            .map(|s| s.length.saturating_sub(cfg.min_size()) as u64 + 1)
+            .sum();
+        let hashed = hashed_before_finish;
+        assert!(hashed <= bound, "piece {piece}: hashed {hashed} > {bound}");
+        assert!(hashed * 10 >= bound * 9, "piece {piece}: counter too low");
+        assert_eq!(spans, reference(&data, &cfg));
+    }
+}
