@@ -265,6 +265,34 @@ pub mod support {
     use std::process::{Command, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// The Nix base32 vectors of REFERENCE.md (checked with nix-hash 2.8): `(hex, nix32)`
+    /// for sha256(""), sha256("abc"), a 20-byte value, one byte, empty input, sha1("")
+    /// and md5("").
+    pub const NIX32_REFERENCE_VECTORS: &[(&str, &str)] = &[
+        (
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73",
+        ),
+        (
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s",
+        ),
+        (
+            "8a12321522fd91efbd60ebb2481af88580f61600",
+            "00bgd045z0d4icpbc2yyz4gx48ak44la",
+        ),
+        ("1f", "0z"),
+        ("", ""),
+        (
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+            "143xibwh31h9bvxzalr0sjvbbvpa6ffs",
+        ),
+        (
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "3y8bwfr609h3lh9ch0izcqq7fl",
+        ),
+    ];
+
     /// Run Nix offline: no substituters (never the network), `nix` command enabled.
     pub const NIX_CONFIG: &str = "substituters =\nexperimental-features = nix-command";
 

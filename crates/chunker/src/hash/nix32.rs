@@ -455,31 +455,7 @@ mod tests {
 
     #[test]
     fn reference_vectors() {
-        let cases = [
-            (
-                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73",
-            ),
-            (
-                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-                "1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s",
-            ),
-            (
-                "8a12321522fd91efbd60ebb2481af88580f61600",
-                "00bgd045z0d4icpbc2yyz4gx48ak44la",
-            ),
-            ("1f", "0z"),
-            ("", ""),
-            (
-                "da39a3ee5e6b4b0d3255bfef95601890afd80709",
-                "143xibwh31h9bvxzalr0sjvbbvpa6ffs",
-            ),
-            (
-                "d41d8cd98f00b204e9800998ecf8427e",
-                "3y8bwfr609h3lh9ch0izcqq7fl",
-            ),
-        ];
-        for (h, n32) in cases {
+        for &(h, n32) in chunker_testdata::support::NIX32_REFERENCE_VECTORS {
             let bytes = hex(h);
             assert_eq!(encode(&bytes), n32, "encode {h}");
             assert_eq!(reference_encode(&bytes), n32, "reference encode {h}");
