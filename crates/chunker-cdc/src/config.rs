@@ -217,10 +217,10 @@ fn check(field: SizeField, value: usize, lo: usize, hi: usize) -> Result<(), Con
 }
 
 /// `round(log2(v))` for `v >= 1`, exactly as the reference computes it in `f64`.
-fn log2_round(v: u32) -> u32 {
+const fn log2_round(v: u32) -> u32 {
     let floor = 31 - v.leading_zeros();
     // round half up: compare v against 2^floor * sqrt(2), i.e. v^2 >= 2^(2*floor+1).
-    let v2 = u64::from(v) * u64::from(v);
+    let v2 = (v as u64) * (v as u64);
     if v2 >= 1u64 << (2 * floor + 1) {
         floor + 1
     } else {
@@ -277,6 +277,20 @@ impl Config {
     /// The looser mask used after the average point.
     pub const fn mask_large(&self) -> u64 {
         self.mask_l
+    }
+
+    /// The published mask with `log2(avg)` bits, between [`mask_small`](Self::mask_small)
+    /// and [`mask_large`](Self::mask_large). FastCDC v2020 itself never tests it; it is
+    /// what a single-mask gear chunker (no normalisation) would use for this average, and
+    /// is offered for comparisons with such chunkers.
+    ///
+    /// ```
+    /// let c = chunker_cdc::Config::new(16 << 10, 64 << 10, 256 << 10)?;
+    /// assert_eq!(c.mask_normal().count_ones(), 16);
+    /// # Ok::<(), chunker_cdc::ConfigError>(())
+    /// ```
+    pub const fn mask_normal(&self) -> u64 {
+        MASKS[log2_round(self.avg) as usize]
     }
 
     /// First chunk-relative position whose hash is tested (`min` rounded down to even).
