@@ -8,7 +8,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use chunker::nix::nar::{MAX_DEPTH, MAX_NAME_LEN};
+use chunker::nix::nar::{nar_hash_parallel, MAX_DEPTH, MAX_NAME_LEN};
 use chunker::nix::{
     nar_hash, pack, unpack, Encoder, EntryKind, NarError, NarReader, PackError, UnpackError,
 };
@@ -158,6 +158,7 @@ fn bytes_and_hash_equal_nix() {
         assert_eq!(summary.nar_size, theirs.len() as u64);
         assert_eq!(summary.nar_hash.to_nix32(), nix_hash(&path), "{name}");
         assert_eq!(nar_hash(&path).unwrap(), summary);
+        assert_eq!(nar_hash_parallel(&path).unwrap(), summary, "{name}");
         // Any read size gives the same bytes.
         for step in [1usize, 7, 8, 4096] {
             let mut enc = Encoder::new(&path);
@@ -297,6 +298,83 @@ fn unpack_refuses_existing_target_and_restores_single_nodes() {
     pack(t.path("l"), &mut nar).unwrap();
     unpack(&nar[..], t.path("l2")).unwrap();
     assert_eq!(std::fs::read_link(t.path("l2")).unwrap(), Path::new("x"));
+}
+
+/// Many files across many batches, files just under, at and over the small-file limit
+/// and the batch size, and a large file last: the parallel hash equals the sequential
+/// one (whose bytes equal Nix's, above) on every subtree and on the whole.
+#[test]
+fn parallel_hash_equals_sequential() {
+    let t = TempDir::new("par");
+    let root = t.path("tree");
+    for d in 0..30u32 {
+        let dir = root.join(format!("d{d:02}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..120u32 {
+            let n = ((d * 131 + f * 17) % 3000) as usize;
+            write(
+                &dir.join(format!("f{f:03}")),
+                &bytes(n, d * 1000 + f),
+                f % 9 == 0,
+            );
+        }
+        symlink("f000", dir.join("link")).unwrap();
+    }
+    let sizes = [
+        (256 << 10) - 1,
+        256 << 10,
+        (256 << 10) + 1,
+        (1 << 20) - 1,
+        1 << 20,
+        (1 << 20) + 1,
+        (5 << 20) + 3,
+    ];
+    std::fs::create_dir(root.join("big")).unwrap();
+    for (i, n) in sizes.into_iter().enumerate() {
+        write(
+            &root.join(format!("big/{i}.bin")),
+            &bytes(n, i as u32),
+            false,
+        );
+    }
+    std::fs::create_dir(root.join("empty")).unwrap();
+    write(&root.join("zz-last-large"), &bytes(3 << 20, 99), true);
+    for sub in [
+        "tree",
+        "tree/big",
+        "tree/d07",
+        "tree/empty",
+        "tree/zz-last-large",
+    ] {
+        let path = t.path(sub);
+        assert_eq!(
+            nar_hash_parallel(&path).unwrap(),
+            nar_hash(&path).unwrap(),
+            "{sub}"
+        );
+    }
+}
+
+#[test]
+fn parallel_hash_reports_the_first_error_like_the_encoder() {
+    let t = TempDir::new("par-err");
+    let root = t.path("d");
+    std::fs::create_dir(&root).unwrap();
+    // Enough files before the first bad node to fill several batches.
+    for i in 0..40 {
+        write(&root.join(format!("a{i:02}")), &bytes(100_000, i), false);
+    }
+    let _first = std::os::unix::net::UnixListener::bind(root.join("b-sock")).unwrap();
+    let _second = std::os::unix::net::UnixListener::bind(root.join("c-sock")).unwrap();
+    let seq = pack(&root, io::sink()).unwrap_err();
+    let par = nar_hash_parallel(&root).unwrap_err();
+    assert!(
+        matches!(&par, PackError::UnsupportedType { kind: "socket", path } if path.ends_with("b-sock")),
+        "{par}"
+    );
+    assert_eq!(par.to_string(), seq.to_string());
+    let err = nar_hash_parallel(t.path("missing")).unwrap_err();
+    assert!(matches!(err, PackError::Read { .. }), "{err}");
 }
 
 #[test]

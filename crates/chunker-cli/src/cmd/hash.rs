@@ -50,7 +50,7 @@ fn run_nar(path: &std::path::Path, args: &HashArgs) -> Result<()> {
         ))
         .code(Code::Usage);
     }
-    let s = chunker::nix::nar::nar_hash_pipelined(path).map_err(super::nar::pack_error)?;
+    let s = chunker::nix::nar::nar_hash_parallel(path).map_err(super::nar::pack_error)?;
     let mut out = output::stdout();
     match args.format {
         Format::Json => writeln!(

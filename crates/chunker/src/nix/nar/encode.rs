@@ -7,7 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{padding, put_str, MAGIC};
+use super::{
+    put_dir_start, put_entry_start, put_file_end, put_file_start, put_str, put_symlink, MAGIC,
+};
 use crate::hash::{Digest, HashAlgorithm, Hasher};
 
 /// An error while serialising a path as a NAR.
@@ -173,17 +175,9 @@ impl Encoder {
         })?;
         let ft = meta.file_type();
         self.push_pending();
-        put_str(&mut self.pending, b"(");
-        put_str(&mut self.pending, b"type");
         if ft.is_file() {
-            put_str(&mut self.pending, b"regular");
-            if meta.permissions().mode() & 0o100 != 0 {
-                put_str(&mut self.pending, b"executable");
-                put_str(&mut self.pending, b"");
-            }
-            put_str(&mut self.pending, b"contents");
             let size = meta.len();
-            self.pending.extend_from_slice(&size.to_le_bytes());
+            put_file_start(&mut self.pending, is_executable(&meta), size);
             let file = File::open(&path).map_err(|source| PackError::Read {
                 path: path.clone(),
                 source,
@@ -196,49 +190,19 @@ impl Encoder {
             });
             // `next` is set when the contents are done.
         } else if ft.is_symlink() {
-            let target = fs::read_link(&path).map_err(|source| PackError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            put_str(&mut self.pending, b"symlink");
-            put_str(&mut self.pending, b"target");
-            put_str(&mut self.pending, target.as_os_str().as_bytes());
-            put_str(&mut self.pending, b")");
+            let target = read_link(&path)?;
+            put_symlink(&mut self.pending, target.as_os_str().as_bytes());
             self.node_done();
         } else if ft.is_dir() {
-            let mut names = Vec::new();
-            let list = fs::read_dir(&path).map_err(|source| PackError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            for entry in list {
-                let entry = entry.map_err(|source| PackError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                names.push(entry.file_name());
-            }
-            names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            put_str(&mut self.pending, b"directory");
+            let names = sorted_names(&path)?;
+            put_dir_start(&mut self.pending);
             self.stack.push(Dir {
                 path,
                 names: names.into_iter(),
             });
             self.next = Next::Entry;
         } else {
-            use std::os::unix::fs::FileTypeExt;
-            let kind = if ft.is_socket() {
-                "socket"
-            } else if ft.is_fifo() {
-                "fifo"
-            } else if ft.is_block_device() {
-                "block device"
-            } else if ft.is_char_device() {
-                "character device"
-            } else {
-                "unknown"
-            };
-            return Err(PackError::UnsupportedType { path, kind });
+            return Err(unsupported(path, ft));
         }
         Ok(())
     }
@@ -267,11 +231,7 @@ impl Encoder {
                 match dir.names.next() {
                     Some(name) => {
                         let path = dir.path.join(&name);
-                        put_str(&mut self.pending, b"entry");
-                        put_str(&mut self.pending, b"(");
-                        put_str(&mut self.pending, b"name");
-                        put_str(&mut self.pending, name.as_bytes());
-                        put_str(&mut self.pending, b"node");
+                        put_entry_start(&mut self.pending, name.as_bytes());
                         self.next = Next::Node(path);
                     }
                     None => {
@@ -325,8 +285,7 @@ impl Encoder {
                 let size = f.size;
                 self.file = None;
                 self.push_pending();
-                self.pending.extend_from_slice(&[0u8; 8][..padding(size)]);
-                put_str(&mut self.pending, b")");
+                put_file_end(&mut self.pending, size);
                 self.node_done();
                 continue;
             }
@@ -424,64 +383,46 @@ pub fn nar_hash(path: impl AsRef<Path>) -> Result<NarSummary, PackError> {
     pack(path, io::sink())
 }
 
-/// [`nar_hash`] on two threads: one walks the tree and reads files, the calling thread
-/// hashes, with two 1 MiB buffers in flight. The same result; faster when reading
-/// (system calls per file, page-cache copies) costs as much as hashing. Spawns one
-/// scoped thread per call.
-///
-/// ```
-/// let dir = std::env::temp_dir().join(format!("chunker-narhash2-doc-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir)?;
-/// std::fs::write(dir.join("f"), b"x")?;
-/// assert_eq!(chunker::nix::nar::nar_hash_pipelined(&dir)?, chunker::nix::nar_hash(&dir)?);
-/// # std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn nar_hash_pipelined(path: impl AsRef<Path>) -> Result<NarSummary, PackError> {
-    use std::sync::mpsc::sync_channel;
-    const BUF: usize = 1 << 20;
-    let path = path.as_ref();
-    let (full_tx, full_rx) = sync_channel::<Vec<u8>>(2);
-    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(3);
-    for _ in 0..3 {
-        empty_tx.send(vec![0u8; BUF]).expect("receiver alive");
-    }
-    std::thread::scope(|scope| {
-        let producer = scope.spawn(move || -> Result<(), PackError> {
-            let mut encoder = Encoder::new(path);
-            while let Ok(mut buf) = empty_rx.recv() {
-                buf.resize(BUF, 0);
-                let mut n = 0;
-                // Fill the whole buffer (reads may stop at file boundaries).
-                while n < BUF {
-                    match encoder.read(&mut buf[n..]) {
-                        Ok(0) => break,
-                        Ok(k) => n += k,
-                        Err(e) => return Err(PackError::from_io(e)),
-                    }
-                }
-                buf.truncate(n);
-                let last = n < BUF;
-                if n > 0 && full_tx.send(buf).is_err() {
-                    return Ok(());
-                }
-                if last {
-                    return Ok(());
-                }
-            }
-            Ok(())
-        });
-        let mut hasher = Hasher::new(HashAlgorithm::Sha256);
-        let mut size = 0u64;
-        for buf in full_rx {
-            hasher.update(&buf);
-            size += buf.len() as u64;
-            let _ = empty_tx.send(buf);
-        }
-        producer.join().expect("NAR reader thread panicked")?;
-        Ok(NarSummary {
-            nar_hash: hasher.finalize(),
-            nar_size: size,
-        })
+/// Whether NAR marks a regular file executable: the owner execute bit, as Nix does.
+pub(super) fn is_executable(meta: &fs::Metadata) -> bool {
+    meta.permissions().mode() & 0o100 != 0
+}
+
+/// A symlink's target, unchanged.
+pub(super) fn read_link(path: &Path) -> Result<PathBuf, PackError> {
+    fs::read_link(path).map_err(|source| PackError::Read {
+        path: path.to_path_buf(),
+        source,
     })
+}
+
+/// A directory's entry names, sorted bytewise as NAR requires.
+pub(super) fn sorted_names(path: &Path) -> Result<Vec<OsString>, PackError> {
+    let read_err = |source| PackError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut names = Vec::new();
+    for entry in fs::read_dir(path).map_err(read_err)? {
+        names.push(entry.map_err(read_err)?.file_name());
+    }
+    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
+}
+
+/// The error for a file type NAR cannot hold.
+pub(super) fn unsupported(path: PathBuf, ft: fs::FileType) -> PackError {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = if ft.is_socket() {
+        "socket"
+    } else if ft.is_fifo() {
+        "fifo"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_char_device() {
+        "character device"
+    } else {
+        "unknown"
+    };
+    PackError::UnsupportedType { path, kind }
 }

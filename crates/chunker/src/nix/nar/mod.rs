@@ -19,7 +19,8 @@
 //!   straight into the caller's buffer (memory is bounded by the directory listings on
 //!   the current path, never by file sizes).
 //! - [`pack`] / [`nar_hash`]: the encoder into any writer with the NarHash (SHA-256) and
-//!   NarSize computed in the same pass.
+//!   NarSize computed in the same pass; [`nar_hash_parallel`] reads the files on several
+//!   threads while the calling thread hashes.
 //! - [`NarReader`]: a validating streaming parser yielding [`Entry`]s; regular file
 //!   contents are read through [`NarReader::contents`] and never buffered whole.
 //! - [`unpack`]: restore a NAR to a new directory; never writes outside it.
@@ -27,10 +28,12 @@
 //! The bytes are identical to `nix-store --dump` (tested against Nix itself).
 
 mod encode;
+mod hash_par;
 mod read;
 mod unpack;
 
-pub use encode::{nar_hash, nar_hash_pipelined, pack, Encoder, NarSummary, PackError};
+pub use encode::{nar_hash, pack, Encoder, NarSummary, PackError};
+pub use hash_par::nar_hash_parallel;
 pub use read::{Contents, Entry, EntryKind, NarError, NarReader};
 pub use unpack::{unpack, UnpackError};
 
@@ -56,4 +59,50 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&(s.len() as u64).to_le_bytes());
     out.extend_from_slice(s);
     out.extend_from_slice(&[0u8; 8][..padding(s.len() as u64)]);
+}
+
+/// `"(" "type" "regular" ["executable" ""] "contents"` and the length of the contents:
+/// a regular file's node up to its bytes.
+pub(crate) fn put_file_start(out: &mut Vec<u8>, executable: bool, size: u64) {
+    put_str(out, b"(");
+    put_str(out, b"type");
+    put_str(out, b"regular");
+    if executable {
+        put_str(out, b"executable");
+        put_str(out, b"");
+    }
+    put_str(out, b"contents");
+    out.extend_from_slice(&size.to_le_bytes());
+}
+
+/// The padding after `size` bytes of contents and the `")"` closing the file's node.
+pub(crate) fn put_file_end(out: &mut Vec<u8>, size: u64) {
+    out.extend_from_slice(&[0u8; 8][..padding(size)]);
+    put_str(out, b")");
+}
+
+/// A whole symlink node.
+pub(crate) fn put_symlink(out: &mut Vec<u8>, target: &[u8]) {
+    put_str(out, b"(");
+    put_str(out, b"type");
+    put_str(out, b"symlink");
+    put_str(out, b"target");
+    put_str(out, target);
+    put_str(out, b")");
+}
+
+/// `"(" "type" "directory"`: a directory's node up to its entries.
+pub(crate) fn put_dir_start(out: &mut Vec<u8>) {
+    put_str(out, b"(");
+    put_str(out, b"type");
+    put_str(out, b"directory");
+}
+
+/// `"entry" "(" "name" <name> "node"`: a directory entry up to its node.
+pub(crate) fn put_entry_start(out: &mut Vec<u8>, name: &[u8]) {
+    put_str(out, b"entry");
+    put_str(out, b"(");
+    put_str(out, b"name");
+    put_str(out, name);
+    put_str(out, b"node");
 }
