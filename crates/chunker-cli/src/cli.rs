@@ -196,6 +196,10 @@ pub struct ChunkArgs {
     /// Bytes per read from the input.
     #[arg(long, value_parser = parse_size, default_value = "1M", value_name = "SIZE")]
     pub read_size: usize,
+    /// Read on the calling thread only. By default, with two or more CPUs, the input is
+    /// read on a second thread while the first cuts and hashes (same output).
+    #[arg(long)]
+    pub no_read_ahead: bool,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,

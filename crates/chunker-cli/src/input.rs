@@ -8,9 +8,10 @@ use anyhow::Context;
 
 use crate::error::{Code, Result, WithCode};
 
-/// An opened input: a reader, its display name and its length when known.
+/// An opened input: a reader (`Send`, so that it can be read on a second thread), its
+/// display name and its length when known.
 pub struct Input {
-    pub reader: Box<dyn Read>,
+    pub reader: Box<dyn Read + Send>,
     pub name: String,
     pub len: Option<u64>,
 }
@@ -24,7 +25,7 @@ fn is_stdin(path: &Option<PathBuf>) -> bool {
 pub fn open(path: &Option<PathBuf>) -> Result<Input> {
     if is_stdin(path) {
         return Ok(Input {
-            reader: Box::new(io::stdin().lock()),
+            reader: Box::new(io::stdin()),
             name: "-".into(),
             len: None,
         });

@@ -73,6 +73,25 @@ fn chunk_text_rows_match_reference_and_summary() {
         "{summary}"
     );
     assert!(summary.contains("MB/s"));
+    // Reading on this thread only gives the same rows (read-ahead is the default).
+    let o = run(&[
+        "chunk",
+        s(&f),
+        "--min",
+        "16K",
+        "--avg",
+        "64K",
+        "--max",
+        "256K",
+        "--no-read-ahead",
+        "--read-size",
+        "100K",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plain = stdout(&o);
+    let mut plain: Vec<&str> = plain.lines().collect();
+    plain.pop();
+    assert_eq!(plain, lines);
 }
 
 #[test]
@@ -389,6 +408,7 @@ fn bench_cdc_smoke_json() {
         .map(|r| r["name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"fastcdc-crate"));
+    assert!(names.contains(&"gearhash-crate"));
     assert!(names.contains(&"kernel:portable"));
     for r in v["results"].as_array().unwrap() {
         assert!(r["gbps"].as_f64().unwrap() > 0.0);

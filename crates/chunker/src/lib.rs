@@ -28,7 +28,8 @@
 //! # Modules
 //! - [`cdc`]: the boundary engine (re-export of the `chunker-cdc` crate).
 //! - [`hash`](mod@hash): [`Digest`], [`HashAlgorithm`], [`Hasher`], Nix base32.
-//! - [`io`]: [`ChunkStream`] over readers.
+//! - [`io`]: [`ChunkStream`] over readers, and [`ReadAheadStream`] that reads on a
+//!   second thread.
 //! - [`compress`]: zstd, lz4, xz and bzip2 with output limits, pooled zstd contexts,
 //!   dictionaries and adaptive codec selection.
 //! - [`nix`]: NAR encoder/reader (NarHash in the same pass), narinfo, Ed25519 keys in
@@ -47,4 +48,4 @@ pub mod nix;
 pub use cdc::{Config, ConfigError, Kernel, Preset, Span};
 pub use chunk::{BytesChunks, Chunk, ChunkInfo, ChunkOptions, SliceChunk, SliceChunks};
 pub use hash::{hash, Digest, Encoding, HashAlgorithm, Hasher};
-pub use io::{ChunkStream, StreamError, StreamSummary};
+pub use io::{ChunkStream, ReadAheadStream, StreamError, StreamSummary};

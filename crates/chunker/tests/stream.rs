@@ -9,18 +9,18 @@ use chunker_testdata::{generate, Kind, Rng};
 use proptest::prelude::*;
 
 /// A reader that returns at most `pattern[i]` bytes on call i (cycled); 0 in the pattern
-/// means "return `Interrupted`".
-struct Adversarial<'a> {
-    data: &'a [u8],
+/// means "return `Interrupted`". Owns its bytes, so it can move to a read-ahead thread.
+struct Adversarial {
+    data: Bytes,
     pattern: Vec<usize>,
     call: usize,
     fail_at: Option<usize>,
 }
 
-impl<'a> Adversarial<'a> {
-    fn new(data: &'a [u8], pattern: Vec<usize>) -> Self {
+impl Adversarial {
+    fn new(data: &[u8], pattern: Vec<usize>) -> Self {
         Adversarial {
-            data,
+            data: Bytes::copy_from_slice(data),
             pattern,
             call: 0,
             fail_at: None,
@@ -28,7 +28,7 @@ impl<'a> Adversarial<'a> {
     }
 }
 
-impl Read for Adversarial<'_> {
+impl Read for Adversarial {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let step = self.pattern[self.call % self.pattern.len()];
         self.call += 1;
@@ -46,7 +46,7 @@ impl Read for Adversarial<'_> {
             *f -= n;
         }
         buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
+        self.data = self.data.slice(n..);
         Ok(n)
     }
 }
@@ -66,7 +66,10 @@ fn reference(data: &[u8], cfg: &Config, algo: Option<HashAlgorithm>) -> Vec<Chun
     .collect()
 }
 
-fn collect<R: Read>(stream: chunker::ChunkStream<R>, data: &[u8]) -> Vec<ChunkInfo> {
+fn collect(
+    stream: impl Iterator<Item = Result<chunker::Chunk, StreamError>>,
+    data: &[u8],
+) -> Vec<ChunkInfo> {
     stream
         .map(|c| {
             let c = c.expect("no error");
@@ -123,13 +126,19 @@ fn stream_equals_eager_and_reference_under_adversarial_reads() {
                         if read_size == 1 && data.len() > 100_000 {
                             continue;
                         }
-                        let stream = opts
-                            .stream(Adversarial::new(&data, pattern.clone()))
-                            .read_size(read_size);
+                        let stream = || {
+                            opts.stream(Adversarial::new(&data, pattern.clone()))
+                                .read_size(read_size)
+                        };
                         assert_eq!(
-                            collect(stream, &data),
+                            collect(stream(), &data),
                             expected,
                             "stream {kind} cfg {ci} pattern {pattern:?} read {read_size}"
+                        );
+                        assert_eq!(
+                            collect(stream().read_ahead().unwrap(), &data),
+                            expected,
+                            "read-ahead {kind} cfg {ci} pattern {pattern:?} read {read_size}"
                         );
                     }
                 }
@@ -162,15 +171,23 @@ fn whole_stream_digest_in_the_same_pass() {
     let data = generate(Kind::Text, 5_000_000, 1);
     for algo in [HashAlgorithm::Sha256, HashAlgorithm::Blake3] {
         for chunk_hash in [None, Some(HashAlgorithm::Blake3)] {
-            let mut stream = ChunkOptions::new(Config::default())
-                .hash(chunk_hash)
-                .stream(Adversarial::new(&data, vec![100_003]))
-                .stream_digest(algo);
-            let n = stream.by_ref().map(|c| c.unwrap().length).sum::<usize>();
+            let stream = || {
+                ChunkOptions::new(Config::default())
+                    .hash(chunk_hash)
+                    .stream(Adversarial::new(&data, vec![100_003]))
+                    .stream_digest(algo)
+            };
+            let mut plain = stream();
+            let n = plain.by_ref().map(|c| c.unwrap().length).sum::<usize>();
             assert_eq!(n, data.len());
-            let s = stream.summary().unwrap();
+            let s = plain.summary().unwrap();
             assert_eq!(s.length, data.len() as u64);
             assert_eq!(s.digest, Some(chunker::hash(algo, &data)));
+            let mut ahead = stream().read_ahead().unwrap();
+            let n = ahead.by_ref().map(|c| c.unwrap().length).sum::<usize>();
+            assert_eq!(n, data.len());
+            assert_eq!(ahead.summary(), Some(s));
+            assert_eq!(ahead.position(), data.len() as u64);
         }
     }
 }
@@ -180,10 +197,18 @@ fn io_error_is_one_item_and_ends_the_stream() {
     let cfg = Config::new(1024, 4096, 16384).unwrap();
     let data = generate(Kind::Random, 300_000, 5);
     let expected = reference(&data, &cfg, Some(HashAlgorithm::Sha256));
-    for fail_at in [0usize, 1, 5000, 123_456, 299_999] {
+    for (fail_at, ahead) in [0usize, 1, 5000, 123_456, 299_999]
+        .into_iter()
+        .flat_map(|f| [(f, false), (f, true)])
+    {
         let mut reader = Adversarial::new(&data, vec![3000, 0, 17]);
         reader.fail_at = Some(fail_at);
-        let mut stream = ChunkOptions::new(cfg).stream(reader).read_size(8192);
+        let plain = ChunkOptions::new(cfg).stream(reader).read_size(8192);
+        let mut stream: Box<dyn Iterator<Item = Result<chunker::Chunk, StreamError>>> = if ahead {
+            Box::new(plain.read_ahead().unwrap())
+        } else {
+            Box::new(plain)
+        };
         let mut got = Vec::new();
         let mut errors = 0;
         for item in stream.by_ref() {
@@ -203,9 +228,11 @@ fn io_error_is_one_item_and_ends_the_stream() {
                 }
             }
         }
-        assert_eq!(errors, 1, "exactly one error (fail_at {fail_at})");
+        assert_eq!(
+            errors, 1,
+            "exactly one error (fail_at {fail_at}, ahead {ahead})"
+        );
         assert!(stream.next().is_none());
-        assert!(stream.summary().is_none(), "no summary after an error");
         // Every chunk yielded is a true chunk, and they end at or before the failure.
         assert_eq!(&expected[..got.len()], &got[..]);
         let covered: u64 = got.iter().map(|c| c.length as u64).sum();
@@ -224,6 +251,56 @@ fn io_error_is_one_item_and_ends_the_stream() {
 }
 
 #[test]
+fn io_error_leaves_no_summary() {
+    let data = generate(Kind::Random, 100_000, 5);
+    let mut reader = Adversarial::new(&data, vec![3000]);
+    reader.fail_at = Some(50_000);
+    let mut plain = ChunkOptions::default().stream(reader);
+    assert!(plain.by_ref().any(|c| c.is_err()));
+    assert!(plain.summary().is_none(), "no summary after an error");
+    let mut reader = Adversarial::new(&data, vec![3000]);
+    reader.fail_at = Some(50_000);
+    let mut ahead = ChunkOptions::default().stream(reader).read_ahead().unwrap();
+    assert!(ahead.by_ref().any(|c| c.is_err()));
+    assert!(ahead.next().is_none());
+    assert!(ahead.summary().is_none(), "no summary after an error");
+}
+
+#[test]
+fn read_ahead_reports_a_panicking_reader_and_refuses_a_started_stream() {
+    struct Panics(usize);
+    impl Read for Panics {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                panic!("reader exploded");
+            }
+            let n = buf.len().min(self.0).min(1000);
+            buf[..n].fill(7);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    let cfg = Config::new(64, 256, 1024).unwrap();
+    let mut stream = ChunkOptions::new(cfg)
+        .stream(Panics(10_000))
+        .read_ahead()
+        .unwrap();
+    let items: Vec<_> = stream.by_ref().collect();
+    let last = items.last().unwrap();
+    assert!(
+        matches!(last, Err(e) if e.to_string().contains("panicked")),
+        "a reader panic is an error, never a silent end: {last:?}"
+    );
+    assert!(stream.summary().is_none());
+
+    let data = generate(Kind::Random, 100_000, 1);
+    let mut started = ChunkOptions::new(cfg).stream(Adversarial::new(&data, vec![4096]));
+    assert!(started.next().is_some());
+    let err = started.read_ahead().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+}
+
+#[test]
 fn payloads_are_slices_of_one_block() {
     let cfg = Config::new(1024, 4096, 16384).unwrap();
     let data = generate(Kind::Random, 2_000_000, 8);
@@ -231,6 +308,22 @@ fn payloads_are_slices_of_one_block() {
         .stream(&data[..])
         .map(Result::unwrap)
         .collect();
+    let ahead: Vec<_> = ChunkOptions::new(cfg)
+        .stream(Adversarial::new(&data, vec![1 << 20]))
+        .read_ahead()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ahead, chunks);
+    let adjacent = ahead
+        .windows(2)
+        .filter(|w| w[0].payload.as_ptr().wrapping_add(w[0].length) == w[1].payload.as_ptr())
+        .count();
+    assert!(
+        adjacent * 10 >= ahead.len() * 9,
+        "read-ahead: {adjacent} of {}",
+        ahead.len()
+    );
     // Consecutive chunks from the same block are adjacent in memory: no per-chunk copy.
     let adjacent = chunks
         .windows(2)
@@ -260,8 +353,10 @@ proptest! {
         let data = generate(Kind::Binary, len, seed);
         let opts = ChunkOptions::new(cfg).hash(Some(HashAlgorithm::Blake3));
         let expected = reference(&data, &cfg, Some(HashAlgorithm::Blake3));
-        let got = collect(opts.stream(Adversarial::new(&data, pattern)).read_size(read_size), &data);
-        prop_assert_eq!(got, expected);
+        let got = collect(opts.stream(Adversarial::new(&data, pattern.clone())).read_size(read_size), &data);
+        prop_assert_eq!(&got, &expected);
+        let ahead = opts.stream(Adversarial::new(&data, pattern)).read_size(read_size).read_ahead().unwrap();
+        prop_assert_eq!(collect(ahead, &data), expected);
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use chunker::cdc::Chunker;
-use chunker::{hash, ChunkOptions, Config, HashAlgorithm, Kernel, Span};
+use chunker::{hash, Chunk, ChunkOptions, Config, HashAlgorithm, Kernel, Span, StreamError};
 use chunker_testdata::{generate, Kind};
 use serde_json::{json, Value};
 
@@ -373,26 +373,31 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
         .code(Code::Io)?;
     let n = data.len() as u64;
     let chunker = Chunker::new(config);
-    let streams: [(Option<HashAlgorithm>, usize); 5] = [
-        (Some(HashAlgorithm::Sha256), 8 << 20),
-        (Some(HashAlgorithm::Sha256), 8 << 10),
-        (Some(HashAlgorithm::Blake3), 8 << 20),
-        (None, 8 << 20),
-        (None, 8 << 10),
+    // (chunk digest, read size, read on a second thread)
+    let streams: [(Option<HashAlgorithm>, usize, bool); 8] = [
+        (Some(HashAlgorithm::Sha256), 8 << 20, false),
+        (Some(HashAlgorithm::Sha256), 8 << 10, false),
+        (Some(HashAlgorithm::Blake3), 8 << 20, false),
+        (None, 8 << 20, false),
+        (None, 8 << 10, false),
+        (None, 1 << 20, false),
+        (None, 1 << 20, true),
+        (Some(HashAlgorithm::Sha256), 1 << 20, true),
     ];
     let mut rows = vec![
         Row::new(format!("cdc-raw:kernel:{}", chunker.kernel()), &name, n),
         Row::new("sha256-raw", &name, n),
         Row::new("blake3-raw", &name, n),
     ];
-    for (h, rs) in streams {
+    for (h, rs, ahead) in streams {
         let hn = h.map_or("none", |a| a.name());
         let rsn = if rs >= 1 << 20 {
             format!("{}M", rs >> 20)
         } else {
             format!("{}K", rs >> 10)
         };
-        rows.push(Row::new(format!("stream:{hn}:read={rsn}"), &name, n));
+        let mode = if ahead { ":ahead" } else { "" };
+        rows.push(Row::new(format!("stream:{hn}:read={rsn}{mode}"), &name, n));
     }
     for _ in 0..args.common.repeat {
         let (s, c) = time(|| chunker.spans(&data).count());
@@ -404,18 +409,30 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
         rows[2]
             .runs
             .push(time(|| hash(HashAlgorithm::Blake3, &data)).0);
-        for (i, (h, rs)) in streams.iter().enumerate() {
+        for (i, &(h, rs, ahead)) in streams.iter().enumerate() {
             let file = File::open(&path)
                 .with_context(|| format!("cannot open {}", path.display()))
                 .code(Code::Io)?;
-            let opts = ChunkOptions::new(config).hash(*h);
-            let (s, c) = time(|| -> std::result::Result<usize, chunker::StreamError> {
+            let opts = ChunkOptions::new(config).hash(h);
+            let count = |chunks: &mut dyn Iterator<Item = Result<Chunk, StreamError>>| {
                 let mut count = 0;
-                for c in opts.stream(file).read_size(*rs) {
+                for c in chunks {
                     black_box(c?.digest);
                     count += 1;
                 }
-                Ok(count)
+                Ok::<usize, StreamError>(count)
+            };
+            let (s, c) = time(|| {
+                let stream = opts.stream(file).read_size(rs);
+                if ahead {
+                    let mut stream = stream.read_ahead().map_err(|e| StreamError::Read {
+                        offset: 0,
+                        source: e,
+                    })?;
+                    count(&mut stream)
+                } else {
+                    count(&mut { stream })
+                }
             });
             let c = c.code(Code::Io)?;
             rows[3 + i].runs.push(s);
@@ -432,6 +449,9 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
         "stream_sha256_8M_vs_bound": s8m / combined,
         "stream_sha256_8K_vs_8M": s8k / s8m,
         "stream_none_8M_vs_cdc_raw": rows[6].median() / cdc,
+        "stream_none_1M_vs_cdc_raw": rows[8].median() / cdc,
+        "stream_none_1M_ahead_vs_cdc_raw": rows[9].median() / cdc,
+        "stream_sha256_1M_ahead_vs_bound": rows[10].median() / combined,
     });
     print(
         args.common.format,

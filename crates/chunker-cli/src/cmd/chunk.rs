@@ -4,7 +4,9 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
-use chunker::{ChunkOptions, Encoding};
+use chunker::{
+    Chunk, ChunkOptions, ChunkStream, Encoding, ReadAheadStream, StreamError, StreamSummary,
+};
 use serde_json::json;
 
 use crate::cli::{ChunkArgs, Format};
@@ -32,6 +34,17 @@ pub fn run(args: ChunkArgs) -> Result<()> {
         // The NarHash, from the same pass.
         stream = stream.stream_digest(chunker::HashAlgorithm::Sha256);
     }
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut stream = if args.no_read_ahead || cpus < 2 {
+        Stream::Plain(stream)
+    } else {
+        Stream::Ahead(
+            stream
+                .read_ahead()
+                .context("cannot start the read-ahead thread")
+                .code(Code::Failure)?,
+        )
+    };
 
     let mut out = output::stdout();
     let start = Instant::now();
@@ -120,4 +133,37 @@ pub fn run(args: ChunkArgs) -> Result<()> {
         Format::Csv => {}
     }
     out.flush().map_err(write_err)
+}
+
+/// The chunk stream, read on this thread or on a second one.
+enum Stream<R> {
+    Plain(ChunkStream<R>),
+    Ahead(ReadAheadStream),
+}
+
+impl<R: std::io::Read> Stream<R> {
+    fn position(&self) -> u64 {
+        match self {
+            Stream::Plain(s) => s.position(),
+            Stream::Ahead(s) => s.position(),
+        }
+    }
+
+    fn summary(&self) -> Option<StreamSummary> {
+        match self {
+            Stream::Plain(s) => s.summary(),
+            Stream::Ahead(s) => s.summary(),
+        }
+    }
+}
+
+impl<R: std::io::Read> Iterator for Stream<R> {
+    type Item = std::result::Result<Chunk, StreamError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Stream::Plain(s) => s.next(),
+            Stream::Ahead(s) => s.next(),
+        }
+    }
 }

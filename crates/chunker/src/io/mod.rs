@@ -17,6 +17,9 @@
 use std::collections::VecDeque;
 use std::io::{self, Read};
 
+mod ahead;
+pub use ahead::ReadAheadStream;
+
 use bytes::Bytes;
 
 use crate::cdc::{PushChunker, Span};

@@ -1,0 +1,332 @@
+//! [`ReadAheadStream`]: a [`ChunkStream`] whose reads run on a second thread.
+//!
+//! The reader thread fills whole blocks straight from the reader (into spare capacity,
+//! never zero-filled) while the calling thread cuts and hashes the previous block, so the
+//! copy out of the page cache (or the wait for a pipe) overlaps with the chunking. Blocks
+//! hold `max(4 × max chunk, read size)` bytes plus room for one maximum chunk: a chunk
+//! that starts in one block and ends in the next is completed by copying its end (less
+//! than one maximum chunk) onto the first block, so every payload is a zero-copy slice of
+//! one block, as with [`ChunkStream`].
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use bytes::Bytes;
+
+use super::{ChunkStream, StreamError, StreamSummary};
+use crate::cdc::{PushChunker, Span};
+use crate::chunk::{Chunk, ChunkOptions};
+use crate::hash::{Digest, Hasher};
+
+/// What the reader thread sends.
+enum Msg {
+    /// A block of input (full, except the last one).
+    Data(Vec<u8>),
+    /// The input ended after the blocks sent.
+    End,
+    /// The reader failed after the bytes in this (possibly empty) block.
+    Fail(Vec<u8>, io::Error),
+}
+
+/// Chunks from a [`Read`] that is read on a second thread: the same chunks, digests and
+/// summary as [`ChunkStream`], with reading overlapped with chunking and hashing. Made
+/// by [`ChunkStream::read_ahead`].
+///
+/// Memory: up to four blocks (one being read, one queued, one being cut, one that the
+/// chunks handed out point into); allocations are reused once you drop a block's chunks.
+/// Dropping the stream stops the reader thread after its current read.
+///
+/// ```
+/// use chunker::{ChunkOptions, HashAlgorithm, Preset};
+///
+/// let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 9) as u8).collect();
+/// let options = ChunkOptions::new(Preset::Small.config()).hash(Some(HashAlgorithm::Blake3));
+/// let plain: Vec<_> = options.stream(&data[..]).collect::<Result<_, _>>()?;
+/// let ahead: Vec<_> = options
+///     .stream(std::io::Cursor::new(data.clone()))
+///     .read_ahead()?
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(plain, ahead);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ReadAheadStream {
+    blocks: Receiver<Msg>,
+    recycle: SyncSender<Vec<u8>>,
+    options: ChunkOptions,
+    push: PushChunker,
+    whole: Option<Hasher>,
+    /// Block whose chunks are being completed; `cur[0]` is at stream offset `cur_base`.
+    cur: Vec<u8>,
+    cur_base: u64,
+    /// Chunks found in `cur`, hashed.
+    found: VecDeque<(Span, Option<Digest>)>,
+    /// A frozen block (starting at stream offset `frozen_base`) and its chunks.
+    frozen: Bytes,
+    frozen_base: u64,
+    ready: VecDeque<(Span, Option<Digest>)>,
+    /// Bytes received from the reader thread.
+    total: u64,
+    chunks: u64,
+    /// A read error that ends the input once the chunks before it are handed out.
+    failed: Option<io::Error>,
+    error: Option<StreamError>,
+    ended: bool,
+    done: bool,
+    summary: Option<StreamSummary>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Msg::Data(b) => write!(f, "Data({} bytes)", b.len()),
+            Msg::End => write!(f, "End"),
+            Msg::Fail(b, e) => write!(f, "Fail({} bytes, {e})", b.len()),
+        }
+    }
+}
+
+impl<R: Read + Send + 'static> ChunkStream<R> {
+    /// Move the reading to a second thread: see [`ReadAheadStream`]. Keeps the read size
+    /// and whole-stream digest set so far. Call it before the first `next()`; afterwards
+    /// it fails with [`io::ErrorKind::InvalidInput`], as it does when no thread can be
+    /// started.
+    pub fn read_ahead(self) -> io::Result<ReadAheadStream> {
+        if self.total != 0 || self.done {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "read_ahead must be called before the stream is read",
+            ));
+        }
+        let max = self.options.config().max_size();
+        let data = (4 * max).max(self.read_size);
+        let capacity = data + max;
+        let read_size = self.read_size;
+        let (block_tx, block_rx) = sync_channel(1);
+        let (recycle_tx, recycle_rx) = sync_channel(2);
+        let reader = self.reader;
+        std::thread::Builder::new()
+            .name("chunker-read-ahead".into())
+            .spawn(move || {
+                read_blocks(reader, data, capacity, read_size, &block_tx, &recycle_rx)
+            })?;
+        Ok(ReadAheadStream {
+            blocks: block_rx,
+            recycle: recycle_tx,
+            options: self.options,
+            push: self.push,
+            whole: self.whole,
+            cur: Vec::new(),
+            cur_base: 0,
+            found: VecDeque::new(),
+            frozen: Bytes::new(),
+            frozen_base: 0,
+            ready: VecDeque::new(),
+            total: 0,
+            chunks: 0,
+            failed: None,
+            error: None,
+            ended: false,
+            done: false,
+            summary: None,
+        })
+    }
+}
+
+/// The reader thread: blocks of `data` bytes (the last one shorter) in allocations of
+/// `capacity`, each filled by reads of at most `read_size`.
+fn read_blocks<R: Read>(
+    mut reader: R,
+    data: usize,
+    capacity: usize,
+    read_size: usize,
+    out: &SyncSender<Msg>,
+    recycled: &Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut block = recycled
+            .try_recv()
+            .ok()
+            .filter(|b| b.capacity() >= capacity)
+            .unwrap_or_else(|| Vec::with_capacity(capacity));
+        block.clear();
+        let mut eof = false;
+        while block.len() < data {
+            let want = read_size.min(data - block.len());
+            // Appends into spare capacity (no zero-fill); retries short reads and
+            // `Interrupted`; stops early only at the end of the input.
+            match (&mut reader).take(want as u64).read_to_end(&mut block) {
+                Ok(n) if n < want => {
+                    eof = true;
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = out.send(Msg::Fail(block, e));
+                    return;
+                }
+            }
+        }
+        if !block.is_empty() && out.send(Msg::Data(block)).is_err() {
+            return; // the stream was dropped
+        }
+        if eof {
+            let _ = out.send(Msg::End);
+            return;
+        }
+    }
+}
+
+impl ReadAheadStream {
+    /// Bytes received from the reader so far.
+    pub fn position(&self) -> u64 {
+        self.total
+    }
+
+    /// Totals, once the stream has ended without error.
+    pub fn summary(&self) -> Option<StreamSummary> {
+        self.summary
+    }
+
+    /// Cut a new block: complete the chunk that runs into it from `cur`, then either
+    /// freeze `cur` and continue in the new block, or (when the chunk in progress runs
+    /// through all of it, which only a short last block allows) append it to `cur`.
+    fn take_block(&mut self, block: Vec<u8>) {
+        let base = self.total;
+        self.total += block.len() as u64;
+        let mut fresh = VecDeque::new();
+        let ReadAheadStream {
+            push,
+            cur,
+            cur_base,
+            found,
+            options,
+            whole,
+            ..
+        } = self;
+        for span in push.feed(&block) {
+            let bytes = if span.offset < base {
+                // Started in `cur`: it has room for the rest (less than one max chunk).
+                let need = (span.offset + span.length as u64 - base) as usize;
+                cur.extend_from_slice(&block[..need]);
+                let start = (span.offset - *cur_base) as usize;
+                &cur[start..start + span.length]
+            } else {
+                let start = (span.offset - base) as usize;
+                &block[start..start + span.length]
+            };
+            if let Some(h) = whole.as_mut() {
+                h.update(bytes);
+            }
+            let entry = (span, options.digest(bytes));
+            if span.offset < base {
+                found.push_back(entry);
+            } else {
+                fresh.push_back(entry);
+            }
+        }
+        if self.push.chunk_start() < base {
+            debug_assert!(fresh.is_empty());
+            self.cur.extend_from_slice(&block);
+            let _ = self.recycle.try_send(block);
+        } else {
+            self.freeze();
+            self.cur = block;
+            self.cur_base = base;
+            self.found = fresh;
+        }
+    }
+
+    /// `cur` is complete: its chunks become ready.
+    fn freeze(&mut self) {
+        debug_assert!(self.ready.is_empty());
+        // Hand the previous block's allocation back for reuse if no chunk holds it.
+        if let Ok(b) = std::mem::take(&mut self.frozen).try_into_mut() {
+            let _ = self.recycle.try_send(Vec::from(b));
+        }
+        self.frozen = Bytes::from(std::mem::take(&mut self.cur));
+        self.frozen_base = self.cur_base;
+        std::mem::swap(&mut self.ready, &mut self.found);
+    }
+
+    /// The input ended (or failed with `error`): the last chunk, then nothing more.
+    fn end(&mut self, error: Option<io::Error>) {
+        match error {
+            None => {
+                if let Some(span) = self.push.finish() {
+                    let start = (span.offset - self.cur_base) as usize;
+                    let bytes = &self.cur[start..start + span.length];
+                    if let Some(h) = self.whole.as_mut() {
+                        h.update(bytes);
+                    }
+                    self.found.push_back((span, self.options.digest(bytes)));
+                }
+            }
+            Some(source) => {
+                self.error = Some(StreamError::Read {
+                    offset: self.total,
+                    source,
+                });
+            }
+        }
+        self.freeze();
+        self.ended = true;
+    }
+
+    fn fill(&mut self) {
+        while self.ready.is_empty() && !self.ended {
+            if let Some(e) = self.failed.take() {
+                self.end(Some(e));
+                break;
+            }
+            match self.blocks.recv() {
+                Ok(Msg::Data(block)) => self.take_block(block),
+                Ok(Msg::End) => self.end(None),
+                Ok(Msg::Fail(block, e)) => {
+                    self.take_block(block);
+                    self.failed = Some(e);
+                }
+                // Only a panic in the reader ends the thread without End or Fail.
+                Err(_) => self.end(Some(io::Error::other(
+                    "the read-ahead thread stopped (the reader panicked)",
+                ))),
+            }
+        }
+    }
+}
+
+impl Iterator for ReadAheadStream {
+    type Item = Result<Chunk, StreamError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.ready.is_empty() {
+            self.fill();
+        }
+        if let Some((span, digest)) = self.ready.pop_front() {
+            let start = (span.offset - self.frozen_base) as usize;
+            self.chunks += 1;
+            return Some(Ok(Chunk {
+                offset: span.offset,
+                length: span.length,
+                digest,
+                payload: self.frozen.slice(start..start + span.length),
+            }));
+        }
+        self.done = true;
+        self.frozen = Bytes::new();
+        self.cur = Vec::new();
+        if let Some(e) = self.error.take() {
+            return Some(Err(e));
+        }
+        self.summary = Some(StreamSummary {
+            length: self.total,
+            chunks: self.chunks,
+            digest: self.whole.as_ref().map(Hasher::finalize),
+        });
+        None
+    }
+}
