@@ -108,10 +108,10 @@ fn read_ahead_peak_memory_is_independent_of_input_length() {
         peaks.push(PEAK.load(Ordering::Relaxed) - base);
     }
     let max = cfg.max_size();
-    // Blocks of max(4 x max, read size) + max bytes: one being read, one queued, one
-    // being cut, one frozen, one in the recycling queue.
-    let block = (4 * max).max(1 << 20) + max;
-    let bound = 5 * block + (1 << 20);
+    // Blocks of max(2 x max, read size) + max bytes: one being read, one being cut, one
+    // frozen, one handed over.
+    let block = (2 * max).max(1 << 20) + max;
+    let bound = 4 * block + (1 << 20);
     eprintln!("read-ahead peak live bytes: {peaks:?}, bound {bound}");
     for p in &peaks {
         assert!(*p <= bound, "peak {p} > bound {bound}");

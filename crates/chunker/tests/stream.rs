@@ -391,3 +391,23 @@ fn random_pattern_reader_many_seeds() {
         assert_eq!(got, expected, "seed {seed}");
     }
 }
+
+/// Read-ahead blocks are `max(2 × max, read size)` bytes: with a 1 KiB maximum, a cut
+/// lands on or next to a block boundary many times per stream, including cuts held back
+/// by the odd-remainder rule until the next block arrives.
+#[test]
+fn read_ahead_block_boundaries_many_seeds() {
+    let cfg = Config::new(64, 256, 1024).unwrap();
+    for seed in 0..60 {
+        let kind = Kind::ALL[seed as usize % Kind::ALL.len()];
+        let data = generate(kind, 150_000 + seed as usize * 37, seed);
+        let expected = reference(&data, &cfg, Some(HashAlgorithm::Blake3));
+        let ahead = ChunkOptions::new(cfg)
+            .hash(Some(HashAlgorithm::Blake3))
+            .stream(Adversarial::new(&data, vec![999, 0, 1, 4096]))
+            .read_size(1000)
+            .read_ahead()
+            .unwrap();
+        assert_eq!(collect(ahead, &data), expected, "seed {seed}");
+    }
+}

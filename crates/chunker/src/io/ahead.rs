@@ -3,7 +3,7 @@
 //! The reader thread fills whole blocks straight from the reader (into spare capacity,
 //! never zero-filled) while the calling thread cuts and hashes the previous block, so the
 //! copy out of the page cache (or the wait for a pipe) overlaps with the chunking. Blocks
-//! hold `max(4 × max chunk, read size)` bytes plus room for one maximum chunk: a chunk
+//! hold `max(2 × max chunk, read size)` bytes plus room for one maximum chunk: a chunk
 //! that starts in one block and ends in the next is completed by copying its end (less
 //! than one maximum chunk) onto the first block, so every payload is a zero-copy slice of
 //! one block, as with [`ChunkStream`].
@@ -33,8 +33,9 @@ enum Msg {
 /// summary as [`ChunkStream`], with reading overlapped with chunking and hashing. Made
 /// by [`ChunkStream::read_ahead`].
 ///
-/// Memory: up to four blocks (one being read, one queued, one being cut, one that the
-/// chunks handed out point into); allocations are reused once you drop a block's chunks.
+/// Memory: three blocks of `max(2 × max chunk, read size) + max chunk` bytes (one being
+/// read, one being cut, one that the chunks handed out point into), a fourth while one
+/// is handed over; allocations are reused once you drop a block's chunks.
 /// Dropping the stream stops the reader thread after its current read.
 ///
 /// ```
@@ -100,10 +101,12 @@ impl<R: Read + Send + 'static> ChunkStream<R> {
             ));
         }
         let max = self.options.config().max_size();
-        let data = (4 * max).max(self.read_size);
+        let data = (2 * max).max(self.read_size);
         let capacity = data + max;
         let read_size = self.read_size;
-        let (block_tx, block_rx) = sync_channel(1);
+        // A rendezvous: the reader fills the next block while this thread cuts one, and
+        // hands it over when this thread is ready for it.
+        let (block_tx, block_rx) = sync_channel(0);
         let (recycle_tx, recycle_rx) = sync_channel(2);
         let reader = self.reader;
         std::thread::Builder::new()
@@ -207,9 +210,15 @@ impl ReadAheadStream {
         } = self;
         for span in push.feed(&block) {
             let bytes = if span.offset < base {
-                // Started in `cur`: it has room for the rest (less than one max chunk).
-                let need = (span.offset + span.length as u64 - base) as usize;
-                cur.extend_from_slice(&block[..need]);
+                // Started in `cur` (and may end there: a cut held back by the odd-remainder
+                // rule is only released by more input). `cur` has room for the rest: less
+                // than one max chunk.
+                let end = span.offset + span.length as u64;
+                let need = end.saturating_sub(base) as usize;
+                let have = cur.len() - (base - *cur_base) as usize;
+                if need > have {
+                    cur.extend_from_slice(&block[have..need]);
+                }
                 let start = (span.offset - *cur_base) as usize;
                 &cur[start..start + span.length]
             } else {
