@@ -21,10 +21,17 @@ fuzz_target!(|input: &[u8]| {
         .unwrap()
         .spans(data)
         .collect();
-    assert_eq!(reference.iter().map(|s| s.length).sum::<usize>(), data.len());
+    assert_eq!(
+        reference.iter().map(|s| s.length).sum::<usize>(),
+        data.len()
+    );
     for kernel in Kernel::available() {
         let chunker = Chunker::with_kernel(config, kernel).unwrap();
-        assert_eq!(chunker.spans(data).collect::<Vec<_>>(), reference, "{kernel}");
+        assert_eq!(
+            chunker.spans(data).collect::<Vec<_>>(),
+            reference,
+            "{kernel}"
+        );
         let mut push = chunker.push();
         let mut got = Vec::new();
         for piece in data.chunks(step) {

@@ -53,6 +53,9 @@ enum Msg {
 /// ```
 #[derive(Debug)]
 pub struct ReadAheadStream {
+    /// The reader thread, joined once it has sent its last message (never on an early
+    /// drop: it may be blocked in a read).
+    thread: Option<std::thread::JoinHandle<()>>,
     blocks: Receiver<Msg>,
     recycle: SyncSender<Vec<u8>>,
     options: ChunkOptions,
@@ -109,12 +112,13 @@ impl<R: Read + Send + 'static> ChunkStream<R> {
         let (block_tx, block_rx) = sync_channel(0);
         let (recycle_tx, recycle_rx) = sync_channel(2);
         let reader = self.reader;
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("chunker-read-ahead".into())
             .spawn(move || {
                 read_blocks(reader, data, capacity, read_size, &block_tx, &recycle_rx)
             })?;
         Ok(ReadAheadStream {
+            thread: Some(thread),
             blocks: block_rx,
             recycle: recycle_tx,
             options: self.options,
@@ -283,6 +287,14 @@ impl ReadAheadStream {
         self.ended = true;
     }
 
+    /// Wait for the reader thread, which has sent its last message (a panic in it is
+    /// reported by the caller as an error).
+    fn join(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
     fn fill(&mut self) {
         while self.ready.is_empty() && !self.ended {
             if let Some(e) = self.failed.take() {
@@ -291,15 +303,22 @@ impl ReadAheadStream {
             }
             match self.blocks.recv() {
                 Ok(Msg::Data(block)) => self.take_block(block),
-                Ok(Msg::End) => self.end(None),
+                Ok(Msg::End) => {
+                    self.join();
+                    self.end(None);
+                }
                 Ok(Msg::Fail(block, e)) => {
+                    self.join();
                     self.take_block(block);
                     self.failed = Some(e);
                 }
                 // Only a panic in the reader ends the thread without End or Fail.
-                Err(_) => self.end(Some(io::Error::other(
-                    "the read-ahead thread stopped (the reader panicked)",
-                ))),
+                Err(_) => {
+                    self.join();
+                    self.end(Some(io::Error::other(
+                        "the read-ahead thread stopped (the reader panicked)",
+                    )));
+                }
             }
         }
     }
