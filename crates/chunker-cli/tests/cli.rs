@@ -46,7 +46,7 @@ fn chunk_text_rows_match_reference_and_summary() {
     let dir = TempDir::new("text");
     let data = generate(Kind::Text, 3_000_000, 1);
     let f = dir.file("in.txt", &data);
-    let o = run(&[
+    let args = [
         "chunk",
         s(&f),
         "--min",
@@ -55,7 +55,8 @@ fn chunk_text_rows_match_reference_and_summary() {
         "64K",
         "--max",
         "256K",
-    ]);
+    ];
+    let o = run(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     let mut lines: Vec<&str> = out.lines().collect();
@@ -74,19 +75,7 @@ fn chunk_text_rows_match_reference_and_summary() {
     );
     assert!(summary.contains("MB/s"));
     // Reading on this thread only gives the same rows (read-ahead is the default).
-    let o = run(&[
-        "chunk",
-        s(&f),
-        "--min",
-        "16K",
-        "--avg",
-        "64K",
-        "--max",
-        "256K",
-        "--no-read-ahead",
-        "--read-size",
-        "100K",
-    ]);
+    let o = run(&[&args[..], &["--no-read-ahead", "--read-size", "100K"]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     let plain = stdout(&o);
     let mut plain: Vec<&str> = plain.lines().collect();

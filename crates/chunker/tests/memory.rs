@@ -48,76 +48,62 @@ impl Read for Synthetic {
     }
 }
 
-#[test]
-fn peak_memory_is_independent_of_input_length() {
+/// Peak live bytes while streaming 8 MiB and 256 MiB (dropping each chunk at once),
+/// with or without read-ahead.
+fn peaks(cfg: Config, ahead: bool) -> Vec<usize> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let cfg = Config::new(16 << 10, 64 << 10, 256 << 10).unwrap();
     let mut peaks = Vec::new();
     for len in [8u64 << 20, 256 << 20] {
         let base = LIVE.load(Ordering::Relaxed);
         PEAK.store(base, Ordering::Relaxed);
-        let mut stream = ChunkOptions::new(cfg)
+        let stream = ChunkOptions::new(cfg)
             .hash(Some(HashAlgorithm::Blake3))
             .stream(Synthetic {
                 left: len,
                 rng: Rng::new(1),
             })
             .stream_digest(HashAlgorithm::Sha256);
+        let chunks: Box<dyn Iterator<Item = _>> = if ahead {
+            Box::new(stream.read_ahead().unwrap())
+        } else {
+            Box::new(stream)
+        };
         let mut total = 0u64;
-        for c in stream.by_ref() {
+        for c in chunks {
             total += c.unwrap().length as u64;
         }
         assert_eq!(total, len);
         peaks.push(PEAK.load(Ordering::Relaxed) - base);
     }
-    let max = cfg.max_size();
-    // One block being filled (4 x max, or read size + max) plus the frozen one.
-    let bound = 2 * (4 * max).max((1 << 20) + max) + (1 << 20);
+    peaks
+}
+
+fn check(peaks: &[usize], bound: usize, growth: usize) {
     eprintln!("peak live bytes: {peaks:?}, bound {bound}");
-    for p in &peaks {
+    for p in peaks {
         assert!(*p <= bound, "peak {p} > bound {bound}");
     }
     assert!(
-        peaks[1] <= peaks[0] + (1 << 20),
+        peaks[1] <= peaks[0] + growth,
         "peak grows with input: {peaks:?}"
     );
 }
 
 #[test]
-fn read_ahead_peak_memory_is_independent_of_input_length() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+fn peak_memory_is_independent_of_input_length() {
     let cfg = Config::new(16 << 10, 64 << 10, 256 << 10).unwrap();
-    let mut peaks = Vec::new();
-    for len in [8u64 << 20, 256 << 20] {
-        let base = LIVE.load(Ordering::Relaxed);
-        PEAK.store(base, Ordering::Relaxed);
-        let mut stream = ChunkOptions::new(cfg)
-            .hash(Some(HashAlgorithm::Blake3))
-            .stream(Synthetic {
-                left: len,
-                rng: Rng::new(2),
-            })
-            .stream_digest(HashAlgorithm::Sha256)
-            .read_ahead()
-            .unwrap();
-        let mut total = 0u64;
-        for c in stream.by_ref() {
-            total += c.unwrap().length as u64;
-        }
-        assert_eq!(total, len);
-        peaks.push(PEAK.load(Ordering::Relaxed) - base);
-    }
+    let max = cfg.max_size();
+    // One block being filled (4 x max, or read size + max) plus the frozen one.
+    let bound = 2 * (4 * max).max((1 << 20) + max) + (1 << 20);
+    check(&peaks(cfg, false), bound, 1 << 20);
+}
+
+#[test]
+fn read_ahead_peak_memory_is_independent_of_input_length() {
+    let cfg = Config::new(16 << 10, 64 << 10, 256 << 10).unwrap();
     let max = cfg.max_size();
     // Blocks of max(2 x max, read size) + max bytes: one being read, one being cut, one
     // frozen, one handed over.
     let block = (2 * max).max(1 << 20) + max;
-    let bound = 4 * block + (1 << 20);
-    eprintln!("read-ahead peak live bytes: {peaks:?}, bound {bound}");
-    for p in &peaks {
-        assert!(*p <= bound, "peak {p} > bound {bound}");
-    }
-    assert!(
-        peaks[1] <= peaks[0] + block,
-        "peak grows with input: {peaks:?}"
-    );
+    check(&peaks(cfg, true), 4 * block + (1 << 20), block);
 }

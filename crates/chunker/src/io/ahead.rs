@@ -12,12 +12,10 @@ use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use bytes::Bytes;
-
-use super::{ChunkStream, StreamError, StreamSummary};
-use crate::cdc::{PushChunker, Span};
+use super::{ChunkStream, Found, Handout, StreamError, StreamSummary};
+use crate::cdc::PushChunker;
 use crate::chunk::{Chunk, ChunkOptions};
-use crate::hash::{Digest, Hasher};
+use crate::hash::Hasher;
 
 /// What the reader thread sends.
 enum Msg {
@@ -65,20 +63,13 @@ pub struct ReadAheadStream {
     cur: Vec<u8>,
     cur_base: u64,
     /// Chunks found in `cur`, hashed.
-    found: VecDeque<(Span, Option<Digest>)>,
-    /// A frozen block (starting at stream offset `frozen_base`) and its chunks.
-    frozen: Bytes,
-    frozen_base: u64,
-    ready: VecDeque<(Span, Option<Digest>)>,
+    found: Found,
+    out: Handout,
     /// Bytes received from the reader thread.
     total: u64,
-    chunks: u64,
     /// A read error that ends the input once the chunks before it are handed out.
     failed: Option<io::Error>,
-    error: Option<StreamError>,
     ended: bool,
-    done: bool,
-    summary: Option<StreamSummary>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -97,7 +88,7 @@ impl<R: Read + Send + 'static> ChunkStream<R> {
     /// it fails with [`io::ErrorKind::InvalidInput`], as it does when no thread can be
     /// started.
     pub fn read_ahead(self) -> io::Result<ReadAheadStream> {
-        if self.total != 0 || self.done {
+        if self.total != 0 || self.out.done {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "read_ahead must be called before the stream is read",
@@ -127,16 +118,10 @@ impl<R: Read + Send + 'static> ChunkStream<R> {
             cur: Vec::new(),
             cur_base: 0,
             found: VecDeque::new(),
-            frozen: Bytes::new(),
-            frozen_base: 0,
-            ready: VecDeque::new(),
+            out: Handout::default(),
             total: 0,
-            chunks: 0,
             failed: None,
-            error: None,
             ended: false,
-            done: false,
-            summary: None,
         })
     }
 }
@@ -193,7 +178,7 @@ impl ReadAheadStream {
 
     /// Totals, once the stream has ended without error.
     pub fn summary(&self) -> Option<StreamSummary> {
-        self.summary
+        self.out.summary
     }
 
     /// Cut a new block: complete the chunk that runs into it from `cur`, then either
@@ -253,14 +238,12 @@ impl ReadAheadStream {
 
     /// `cur` is complete: its chunks become ready.
     fn freeze(&mut self) {
-        debug_assert!(self.ready.is_empty());
         // Hand the previous block's allocation back for reuse if no chunk holds it.
-        if let Ok(b) = std::mem::take(&mut self.frozen).try_into_mut() {
-            let _ = self.recycle.try_send(Vec::from(b));
+        if let Some(block) = self.out.reclaim() {
+            let _ = self.recycle.try_send(block);
         }
-        self.frozen = Bytes::from(std::mem::take(&mut self.cur));
-        self.frozen_base = self.cur_base;
-        std::mem::swap(&mut self.ready, &mut self.found);
+        let cur = std::mem::take(&mut self.cur);
+        self.out.freeze(cur, self.cur_base, &mut self.found);
     }
 
     /// The input ended (or failed with `error`): the last chunk, then nothing more.
@@ -277,7 +260,7 @@ impl ReadAheadStream {
                 }
             }
             Some(source) => {
-                self.error = Some(StreamError::Read {
+                self.out.error = Some(StreamError::Read {
                     offset: self.total,
                     source,
                 });
@@ -296,7 +279,7 @@ impl ReadAheadStream {
     }
 
     fn fill(&mut self) {
-        while self.ready.is_empty() && !self.ended {
+        while self.out.ready.is_empty() && !self.ended {
             if let Some(e) = self.failed.take() {
                 self.end(Some(e));
                 break;
@@ -328,33 +311,13 @@ impl Iterator for ReadAheadStream {
     type Item = Result<Chunk, StreamError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.ready.is_empty() {
+        if !self.out.done && self.out.ready.is_empty() {
             self.fill();
         }
-        if let Some((span, digest)) = self.ready.pop_front() {
-            let start = (span.offset - self.frozen_base) as usize;
-            self.chunks += 1;
-            return Some(Ok(Chunk {
-                offset: span.offset,
-                length: span.length,
-                digest,
-                payload: self.frozen.slice(start..start + span.length),
-            }));
+        let item = self.out.next(self.total, self.whole.as_ref());
+        if self.out.done {
+            self.cur = Vec::new();
         }
-        self.done = true;
-        self.frozen = Bytes::new();
-        self.cur = Vec::new();
-        if let Some(e) = self.error.take() {
-            return Some(Err(e));
-        }
-        self.summary = Some(StreamSummary {
-            length: self.total,
-            chunks: self.chunks,
-            digest: self.whole.as_ref().map(Hasher::finalize),
-        });
-        None
+        item
     }
 }

@@ -99,19 +99,82 @@ pub struct ChunkStream<R> {
     buf: Vec<u8>,
     buf_base: u64,
     /// Chunks found in `buf`, hashed, waiting for the block to be frozen.
-    found: VecDeque<(Span, Option<Digest>)>,
-    /// A frozen block (starting at stream offset `frozen_base`) and its chunks.
-    frozen: Bytes,
-    frozen_base: u64,
-    ready: VecDeque<(Span, Option<Digest>)>,
+    found: Found,
+    out: Handout,
     whole: Option<Hasher>,
     /// Bytes read so far.
     total: u64,
-    error: Option<StreamError>,
     eof: bool,
-    done: bool,
+}
+
+/// Chunks found in a block and hashed, in stream order.
+type Found = VecDeque<(Span, Option<Digest>)>;
+
+/// What both streams hand out: the chunks of the last frozen block, then the end of the
+/// stream (one error, or the summary).
+#[derive(Debug, Default)]
+struct Handout {
+    /// The frozen block; `frozen[0]` is at stream offset `frozen_base`.
+    frozen: Bytes,
+    frozen_base: u64,
+    ready: Found,
     chunks: u64,
+    error: Option<StreamError>,
+    done: bool,
     summary: Option<StreamSummary>,
+}
+
+impl Handout {
+    /// Drop our reference to the frozen block; its allocation comes back (emptied) when
+    /// the consumer has dropped every chunk of it, to be filled again without fresh
+    /// pages to fault in.
+    fn reclaim(&mut self) -> Option<Vec<u8>> {
+        debug_assert!(self.ready.is_empty(), "every chunk was handed out");
+        std::mem::take(&mut self.frozen)
+            .try_into_mut()
+            .ok()
+            .map(|mut b| {
+                b.clear();
+                Vec::from(b)
+            })
+    }
+
+    /// Freeze `block` (stream offset `base`): the chunks in `found` become ready.
+    fn freeze(&mut self, block: Vec<u8>, base: u64, found: &mut Found) {
+        debug_assert!(self.ready.is_empty(), "every chunk was handed out");
+        self.frozen = Bytes::from(block);
+        self.frozen_base = base;
+        std::mem::swap(&mut self.ready, found);
+    }
+
+    /// The next ready chunk; once none is left, the error (once) and then `None`, or
+    /// `None` with the summary of `total` bytes and the whole-stream digest recorded.
+    fn next(&mut self, total: u64, whole: Option<&Hasher>) -> Option<Result<Chunk, StreamError>> {
+        if self.done {
+            return None;
+        }
+        if let Some((span, digest)) = self.ready.pop_front() {
+            let start = (span.offset - self.frozen_base) as usize;
+            self.chunks += 1;
+            return Some(Ok(Chunk {
+                offset: span.offset,
+                length: span.length,
+                digest,
+                payload: self.frozen.slice(start..start + span.length),
+            }));
+        }
+        self.done = true;
+        self.frozen = Bytes::new();
+        if let Some(e) = self.error.take() {
+            return Some(Err(e));
+        }
+        self.summary = Some(StreamSummary {
+            length: total,
+            chunks: self.chunks,
+            digest: whole.map(Hasher::finalize),
+        });
+        None
+    }
 }
 
 impl<R: Read> ChunkStream<R> {
@@ -126,16 +189,10 @@ impl<R: Read> ChunkStream<R> {
             buf: Vec::new(),
             buf_base: 0,
             found: VecDeque::new(),
-            frozen: Bytes::new(),
-            frozen_base: 0,
-            ready: VecDeque::new(),
+            out: Handout::default(),
             whole: None,
             total: 0,
-            error: None,
             eof: false,
-            done: false,
-            chunks: 0,
-            summary: None,
         };
         s.set_block_size();
         s
@@ -169,7 +226,7 @@ impl<R: Read> ChunkStream<R> {
 
     /// Totals, once the stream has ended without error.
     pub fn summary(&self) -> Option<StreamSummary> {
-        self.summary
+        self.out.summary
     }
 
     /// The reader.
@@ -204,23 +261,15 @@ impl<R: Read> ChunkStream<R> {
     }
 
     /// Freeze the block: its found chunks become ready; the chunk in progress moves to
-    /// a new block.
+    /// a new block (reusing the previous frozen block's allocation when no chunk holds
+    /// it, so at most two blocks are alive here).
     fn rotate(&mut self) {
-        // All chunks of the previous block were handed out: drop our reference first so
-        // at most two blocks are alive here.
-        debug_assert!(self.ready.is_empty());
-        // If the consumer has dropped every chunk of that block, reuse its allocation:
-        // no fresh pages to fault in (and have the kernel zero) for each block.
-        let recycled = std::mem::take(&mut self.frozen)
-            .try_into_mut()
-            .ok()
-            .map(|mut b| {
-                b.clear();
-                Vec::from(b)
-            })
+        let recycled = self
+            .out
+            .reclaim()
             .filter(|v| v.capacity() >= self.block_size);
         let old_base = self.buf_base;
-        let next = if self.eof || self.error.is_some() {
+        let next = if self.eof || self.out.error.is_some() {
             // Nothing more will be read: keep no tail.
             self.buf_base = self.total;
             Vec::new()
@@ -232,15 +281,12 @@ impl<R: Read> ChunkStream<R> {
             next
         };
         let old = std::mem::replace(&mut self.buf, next);
-        self.frozen = Bytes::from(old);
-        self.frozen_base = old_base;
-        debug_assert!(self.ready.is_empty());
-        std::mem::swap(&mut self.ready, &mut self.found);
+        self.out.freeze(old, old_base, &mut self.found);
     }
 
     /// Read until chunks are ready, the input ends, or the reader fails.
     fn fill(&mut self) {
-        while self.ready.is_empty() && !self.eof && self.error.is_none() {
+        while self.out.ready.is_empty() && !self.eof && self.out.error.is_none() {
             if self.buf.capacity() == 0 {
                 self.buf.reserve_exact(self.block_size);
             }
@@ -260,7 +306,7 @@ impl<R: Read> ChunkStream<R> {
                 Ok(n) if n < want => self.eof = true,
                 Ok(_) => {}
                 Err(source) => {
-                    self.error = Some(StreamError::Read {
+                    self.out.error = Some(StreamError::Read {
                         offset: self.total + got as u64,
                         source,
                     });
@@ -279,7 +325,7 @@ impl<R: Read> ChunkStream<R> {
                     self.found.push_back((span, d));
                 }
             }
-            if self.eof || self.error.is_some() {
+            if self.eof || self.out.error.is_some() {
                 self.rotate();
             }
         }
@@ -290,33 +336,13 @@ impl<R: Read> Iterator for ChunkStream<R> {
     type Item = Result<Chunk, StreamError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        if self.ready.is_empty() {
+        if !self.out.done && self.out.ready.is_empty() {
             self.fill();
         }
-        if let Some((span, digest)) = self.ready.pop_front() {
-            let start = (span.offset - self.frozen_base) as usize;
-            self.chunks += 1;
-            return Some(Ok(Chunk {
-                offset: span.offset,
-                length: span.length,
-                digest,
-                payload: self.frozen.slice(start..start + span.length),
-            }));
+        let item = self.out.next(self.total, self.whole.as_ref());
+        if self.out.done {
+            self.buf = Vec::new();
         }
-        self.done = true;
-        self.frozen = Bytes::new();
-        self.buf = Vec::new();
-        if let Some(e) = self.error.take() {
-            return Some(Err(e));
-        }
-        self.summary = Some(StreamSummary {
-            length: self.total,
-            chunks: self.chunks,
-            digest: self.whole.as_ref().map(Hasher::finalize),
-        });
-        None
+        item
     }
 }
