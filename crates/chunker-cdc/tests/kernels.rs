@@ -86,7 +86,8 @@ const DENSE_MASKS: [u64; 10] = [
 ];
 
 /// Region lengths around the internal boundaries of the fast kernels (quanta of 256 and
-/// 2048 bytes, four lanes, 48/64-byte warm-up), and a few large ones.
+/// 2048 bytes, four lanes (streams) or eight (avx512), 48/64-byte warm-up), and a few
+/// large ones.
 fn boundary_lengths() -> Vec<usize> {
     let mut lens: Vec<usize> = (0..=300).collect();
     for base in [
@@ -99,6 +100,9 @@ fn boundary_lengths() -> Vec<usize> {
         8192 + 3 * 1024,
         2 * 8192,
         3 * 8192 + 2 * 1024,
+        32768,
+        32768 + 3 * 2048,
+        49152 + 2048,
         65536,
         100_000,
     ] {
@@ -319,4 +323,29 @@ fn names_round_trip_and_detection_is_available() {
     assert_eq!(Kernel::fastest(), Kernel::available().next().unwrap());
     assert!("nope".parse::<Kernel>().is_err());
     assert!(Kernel::from_name(" Streams ").is_ok());
+}
+
+/// The avx512 kernel is offered exactly where the CPU has AVX-512 F, BW and VBMI: it
+/// reports itself unavailable if its start-up self-test against the portable kernel
+/// fails, and that must fail this test rather than pass as a skip.
+#[test]
+fn avx512_is_available_wherever_the_cpu_has_it() {
+    #[cfg(target_arch = "x86_64")]
+    let has = std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vbmi");
+    #[cfg(not(target_arch = "x86_64"))]
+    let has = false;
+    if has {
+        assert!(
+            Kernel::Avx512.is_available(),
+            "the avx512 kernel failed its self-test against the portable kernel on this CPU"
+        );
+    } else {
+        eprintln!(
+            "skipped: this CPU lacks AVX-512 F/BW/VBMI; the avx512 kernel is tested only under \
+             emulation here (chunker-cdc unit tests)"
+        );
+        assert!(!Kernel::Avx512.is_available());
+    }
 }

@@ -91,7 +91,7 @@ fn data(kind: Kind) -> &'static Bytes {
 /// `16K-64K-256K`: the row label of a size triple.
 fn label((min, avg, max): (usize, usize, usize)) -> String {
     let size = |n: usize| {
-        if n >= 1 << 20 && n % (1 << 20) == 0 {
+        if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
             format!("{}M", n >> 20)
         } else {
             format!("{}K", n >> 10)

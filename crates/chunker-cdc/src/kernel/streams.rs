@@ -101,7 +101,7 @@ pub(crate) fn scan(hash: &mut u64, data: &[u8], mask: u64) -> Option<usize> {
 /// is `2·h_a`, so `t & (mask << 1)` tests `h_a & mask`, and `t + GEAR[b]` is `h_b`.
 #[inline(always)]
 fn round<const Q: usize>(h0: u64, data: &[u8], start: usize, mask: u64) -> Result<u64, usize> {
-    const { assert!(Q >= WARM && Q % 4 == 0 && LANES == 4) };
+    const { assert!(Q >= WARM && Q.is_multiple_of(4) && LANES == 4) };
     let block = &data[start..start + LANES * Q];
     let (q0, rest) = block.split_at(Q);
     let (q1, rest) = rest.split_at(Q);

@@ -14,7 +14,7 @@ const ENCODE_MAX_BYTES: u64 = 64 << 20;
 
 fn parse_hex(s: &str) -> Result<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(anyhow!("hex string has odd length {}", s.len())).code(Code::Data);
     }
     (0..s.len())

@@ -44,7 +44,7 @@ fn train(a: DictTrainArgs) -> Result<()> {
     let mut i = 0usize;
     for data in &files {
         for chunk in options.chunk_slice(data) {
-            if i % k == 0 {
+            if i.is_multiple_of(k) {
                 samples.push(chunk.data);
             }
             i += 1;

@@ -968,7 +968,7 @@ mod tests {
     impl io::Read for Awkward<'_> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             self.calls += 1;
-            if self.calls % 3 == 0 {
+            if self.calls.is_multiple_of(3) {
                 return Err(io::ErrorKind::Interrupted.into());
             }
             if self.fail_after.is_some_and(|n| self.served >= n) {
