@@ -307,6 +307,37 @@ fn detection_works_with_one_byte_reads() {
     }
 }
 
+/// A zstd frame whose blocks decode to less than the content size its header declares.
+/// libzstd's one-shot path rejects it, but its streaming path (taken when the output
+/// space is smaller than the frame) accepted it: found by `fuzz/decompress_auto`.
+#[test]
+fn zstd_content_size_mismatch_is_corrupt_in_every_form() {
+    let fuzzed: &[u8] = &[
+        0x28, 0xb5, 0x2f, 0xfd, 0x50, 0x18, 0x40, 0x1f, 0x32, 0x73, 0x00, 0xec, 0x05, 0x00, 0x00,
+    ];
+    // Declares 200,000 bytes (4-byte field, 8 KiB window), holds one RLE block of 100.
+    let mut big = vec![0x28, 0xb5, 0x2f, 0xfd, 0x80, 0x18];
+    big.extend_from_slice(&200_000u32.to_le_bytes());
+    big.extend_from_slice(&[0x23, 0x03, 0x00, b'x']);
+    for frame in [fuzzed, &big[..]] {
+        let d = Decompressor::new().max_output(1 << 20);
+        let err = decode_all_forms(&d, frame).unwrap_err();
+        assert!(matches!(err, CompressionError::Corrupt { .. }), "{err:?}");
+        for size in [1usize, 999, 3686, 4096, 1 << 20] {
+            let mut r = d.reader(frame).unwrap();
+            let mut buf = vec![0u8; size];
+            let end = loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(_) => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            assert!(end.is_err(), "read size {size}: accepted");
+        }
+    }
+}
+
 #[test]
 fn corrupt_input_is_an_error_not_a_panic() {
     let data = text(20_000);

@@ -123,7 +123,16 @@ pub(crate) struct Decoder {
     ctx: Option<DCtx<'static>>,
     dict: Option<u64>,
     complete: bool,
+    /// The first bytes of the frame being decoded (enough for its header; inline, so
+    /// that a decoder allocates nothing).
+    frame_head: [u8; FRAME_HEADER_MAX],
+    frame_head_len: usize,
+    /// Bytes decoded from the frame being decoded.
+    frame_out: u64,
 }
+
+/// Longest zstd frame header.
+const FRAME_HEADER_MAX: usize = 18;
 
 impl Decoder {
     pub(crate) fn new(dict: Option<&Dictionary>, limit: usize) -> Result<Self, CompressionError> {
@@ -158,6 +167,9 @@ impl Decoder {
             ctx: Some(ctx),
             dict: key,
             complete: false,
+            frame_head: [0; FRAME_HEADER_MAX],
+            frame_head_len: 0,
+            frame_out: 0,
         })
     }
 
@@ -171,7 +183,28 @@ impl Decoder {
         let before = out.pos();
         let hint = ctx.decompress_stream(out, &mut inb).map_err(error)?;
         let (consumed, written) = (inb.pos(), out.pos() - before);
+        // A call ends at most one frame, so the bytes consumed so far belong to it.
+        let have = self.frame_head_len;
+        let head = (FRAME_HEADER_MAX - have).min(consumed);
+        self.frame_head[have..have + head].copy_from_slice(&input[..head]);
+        self.frame_head_len += head;
+        self.frame_out += written as u64;
         if hint == 0 {
+            // libzstd's streaming path (taken when the output space is smaller than the
+            // frame) accepts a frame whose blocks decode to less than the content size
+            // its header declares, which the one-shot path rejects: check it here, so
+            // that every form and output size gives the same answer.
+            let header = &self.frame_head[..self.frame_head_len];
+            if let Ok(Some(declared)) = zstd_safe::get_frame_content_size(header) {
+                if declared != self.frame_out {
+                    return Err(CompressionError::Corrupt {
+                        codec: Codec::Zstd,
+                        reason: "frame content size mismatch",
+                    });
+                }
+            }
+            self.frame_head_len = 0;
+            self.frame_out = 0;
             self.complete = true;
         } else if consumed > 0 || written > 0 {
             self.complete = false;
