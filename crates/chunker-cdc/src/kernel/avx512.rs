@@ -155,12 +155,7 @@ fn scan_rounds(
         }
         streams::scan(&mut h, &data[pos..], mask).map(|i| pos + i)
     };
-    let last = found.unwrap_or(data.len() - 1);
-    // Lane hashes are exact below bit 48 only: recompute the returned one exactly.
-    *hash = match last.checked_sub(63) {
-        Some(first) => data[first..=last].iter().fold(0, |h, &b| step(h, b)),
-        None => data[..=last].iter().fold(*hash, |h, &b| step(h, b)),
-    };
+    *hash = streams::exact_hash(*hash, data, found.unwrap_or(data.len() - 1));
     found
 }
 

@@ -84,13 +84,18 @@ pub(crate) fn scan(hash: &mut u64, data: &[u8], mask: u64) -> Option<usize> {
         }
         portable::scan(&mut h, &data[pos..], mask).map(|i| pos + i)
     };
-    let last = found.unwrap_or(data.len() - 1);
-    // Lane hashes are exact below bit 48 only: recompute the returned one exactly.
-    *hash = match last.checked_sub(63) {
-        Some(first) => hash_from_zero(&data[first..=last]),
-        None => data[..=last].iter().fold(*hash, |h, &b| step(h, b)),
-    };
+    *hash = exact_hash(*hash, data, found.unwrap_or(data.len() - 1));
     found
+}
+
+/// The exact hash through `data[last]`, given `incoming` (exact) before `data[0]`: lane
+/// hashes are exact below bit 48 only, so the one a kernel returns is recomputed from
+/// the (at most 64) bytes that determine it.
+pub(crate) fn exact_hash(incoming: u64, data: &[u8], last: usize) -> u64 {
+    match last.checked_sub(63) {
+        Some(first) => hash_from_zero(&data[first..=last]),
+        None => data[..=last].iter().fold(incoming, |h, &b| step(h, b)),
+    }
 }
 
 /// One round: `LANES` quanta of `Q` bytes from `data[start..]`, with `h0` the hash
