@@ -23,7 +23,7 @@
 //!
 //! Verification: the same source (the `kernel_body!` macro) is compiled twice, once
 //! with the real intrinsics and once (in tests, on any CPU) over a plain-Rust emulation
-//! of the twelve intrinsics it uses, written from Intel's definitions; the emulated
+//! of the intrinsics it uses, written from Intel's definitions; the emulated
 //! kernel is held to the portable one. On the real CPU the kernel must also pass a
 //! self-test against the portable kernel before [`is_available`] reports it.
 
