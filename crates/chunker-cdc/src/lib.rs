@@ -29,10 +29,12 @@
 //!
 //! # Kernels
 //! The drivers ask a [`Kernel`] for the first match of one mask in a run of bytes:
-//! [`Kernel::Portable`] (the specification, one byte pair at a time) or
-//! [`Kernel::Streams`] (four interleaved streams, the default). [`Kernel::detect`]
-//! picks one once per process; the environment variable `CHUNKER_CDC_KERNEL`
-//! (`portable` or `streams`) overrides it, and [`Kernel::from_env`] reports a bad value.
+//! [`Kernel::Portable`] (the specification, one byte pair at a time),
+//! [`Kernel::Streams`] (four interleaved streams, the default) or [`Kernel::Avx512`]
+//! (eight lanes in one AVX-512 register, on x86-64 with AVX-512 F, BW and VBMI; not yet
+//! the default). [`Kernel::detect`] picks one once per process; the environment
+//! variable `CHUNKER_CDC_KERNEL` (`portable`, `streams` or `avx512`) overrides it, and
+//! [`Kernel::from_env`] reports a bad or unavailable value.
 // `unsafe` is allowed only in `kernel/avx512.rs` (SIMD), each block with a SAFETY note.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
