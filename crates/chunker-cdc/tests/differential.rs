@@ -2,7 +2,10 @@
 //! (pinned exactly in the workspace), over every driver (slices, push with many piece
 //! sizes) and every kernel this CPU can run.
 
-use chunker_cdc::{Chunker, Config, Kernel, Span};
+mod common;
+use common::kernels;
+
+use chunker_cdc::{Chunker, Config, Span};
 use chunker_testdata::{generate, Kind, Rng};
 use proptest::prelude::*;
 
@@ -36,18 +39,6 @@ fn pushed(chunker: &Chunker, data: &[u8], pieces: &[usize]) -> Vec<Span> {
     out.extend(push.feed(&[]));
     out.extend(push.finish());
     out
-}
-
-fn kernels() -> Vec<Kernel> {
-    let mut ks = Vec::new();
-    for &k in Kernel::ALL {
-        if k.is_available() {
-            ks.push(k);
-        } else {
-            eprintln!("skipped: kernel {k} is not available on this CPU");
-        }
-    }
-    ks
 }
 
 /// Check every driver and kernel against the reference on one input.

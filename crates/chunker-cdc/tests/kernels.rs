@@ -4,23 +4,12 @@
 //! hashes and the masks of every valid configuration. A naive byte-at-a-time loop written
 //! here is the oracle; the portable kernel is held to it too.
 
+mod common;
+use common::kernels;
+
 use chunker_cdc::{Config, Kernel, GEAR};
 use chunker_testdata::{generate, Kind, Rng};
 use proptest::prelude::*;
-
-/// The kernels this CPU can run; the others are reported, never silently passed.
-fn kernels() -> Vec<Kernel> {
-    let mut ks = Vec::new();
-    for &k in Kernel::ALL {
-        if k.is_available() {
-            ks.push(k);
-        } else {
-            eprintln!("skipped: kernel {k} is not available on this CPU");
-        }
-    }
-    assert!(ks.contains(&Kernel::Portable));
-    ks
-}
 
 /// The specification, byte at a time.
 fn naive(hash: u64, data: &[u8], mask: u64) -> (Option<usize>, u64) {

@@ -1,35 +1,13 @@
 //! Run the built `chunker` binary as a user would.
 
+mod common;
+use common::{bin, run, s, stderr, stdout};
+
 use std::io::{Read, Write};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use chunker_testdata::support::TempDir;
 use chunker_testdata::{generate, Kind};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chunker"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn chunker")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("utf-8 output")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn reference(data: &[u8], min: u32, avg: u32, max: u32) -> Vec<(usize, usize)> {
     fastcdc::v2020::FastCDC::new(data, min, avg, max)

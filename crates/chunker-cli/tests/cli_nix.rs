@@ -1,23 +1,14 @@
 //! The Nix subcommands of the built `chunker` binary: `nar pack|unpack|ls`,
 //! `hash --nar`, `chunk --nar`, `key generate`, `narinfo sign|verify`.
 
-use chunker_testdata::support::{have_nix, TempDir, NIX_CONFIG};
+mod common;
+use common::{bin, run, s};
+
+use chunker_testdata::support::{have_nix, nix_output, TempDir};
 use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_chunker"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("spawn chunker")
-}
+use std::process::{Output, Stdio};
 
 fn run_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = bin()
@@ -41,18 +32,7 @@ fn code(o: &Output) -> i32 {
 }
 
 fn nix(cmd: &str, args: &[&str]) -> Vec<u8> {
-    let o = Command::new(cmd)
-        .args(args)
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    o.stdout
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    nix_output(cmd, args, None)
 }
 
 fn tree(root: &Path) {

@@ -331,6 +331,29 @@ pub mod support {
         }
     }
 
+    /// Run a Nix command offline (with [`NIX_CONFIG`], no stdin), in `dir` if given;
+    /// panics with its stderr unless it succeeds; returns its stdout.
+    pub fn nix_output<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(
+        cmd: &str,
+        args: &[S],
+        dir: Option<&std::path::Path>,
+    ) -> Vec<u8> {
+        let mut c = Command::new(cmd);
+        c.args(args)
+            .env("NIX_CONFIG", NIX_CONFIG)
+            .stdin(Stdio::null());
+        if let Some(d) = dir {
+            c.current_dir(d);
+        }
+        let out = c.output().expect("run a Nix command");
+        assert!(
+            out.status.success(),
+            "{cmd} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     /// Whether `nix-store` runs here; prints why the caller skips when it does not.
     pub fn have_nix() -> bool {
         let found = Command::new("nix-store")

@@ -12,21 +12,10 @@ use chunker::nix::nar::{nar_hash_parallel, MAX_DEPTH, MAX_NAME_LEN};
 use chunker::nix::{
     nar_hash, pack, unpack, Encoder, EntryKind, NarError, NarReader, PackError, UnpackError,
 };
-use chunker_testdata::support::{have_nix, TempDir, NIX_CONFIG};
+use chunker_testdata::support::{have_nix, nix_output, TempDir, NIX_CONFIG};
 
 fn nix(cmd: &str, args: &[&OsStr]) -> Vec<u8> {
-    let out = Command::new(cmd)
-        .args(args)
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    nix_output(cmd, args, None)
 }
 
 fn nix_dump(path: &Path) -> Vec<u8> {

@@ -2,10 +2,9 @@
 //! Nix 2.8 writes (`nix-store --generate-binary-cache-key`, `nix copy --to file://`).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use chunker::nix::{KeyError, NarInfo, NarInfoError, PublicKey, SecretKey, Signature, VerifyError};
-use chunker_testdata::support::{have_nix, TempDir, NIX_CONFIG};
+use chunker_testdata::support::{have_nix, nix_output, TempDir};
 
 /// The cache.nixos.org vector from docs (REFERENCE.md).
 const CURL: &str = "\
@@ -231,19 +230,7 @@ fn key_formats() {
 // ---- against Nix -----------------------------------------------------------------
 
 fn run(cmd: &str, args: &[&str], dir: &Path) -> String {
-    let out = Command::new(cmd)
-        .args(args)
-        .current_dir(dir)
-        .env("NIX_CONFIG", NIX_CONFIG)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(nix_output(cmd, args, Some(dir))).unwrap()
 }
 
 /// Build an input-addressed path that refers to two others.
