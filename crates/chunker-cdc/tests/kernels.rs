@@ -338,3 +338,26 @@ fn avx512_is_available_wherever_the_cpu_has_it() {
         assert!(!Kernel::Avx512.is_available());
     }
 }
+
+/// `Kernel::scan` on a kernel this CPU cannot run never enters it (that would be an
+/// illegal instruction, or worse): the portable kernel answers, with the same result.
+#[test]
+fn an_unavailable_kernel_scans_like_the_portable_one() {
+    let data = generate(Kind::Text, 200_000, 7);
+    let mask = Config::new(1024, 4096, 16384).unwrap().mask_small();
+    let unavailable: Vec<Kernel> = Kernel::ALL
+        .iter()
+        .copied()
+        .filter(|k| !k.is_available())
+        .collect();
+    if unavailable.is_empty() {
+        eprintln!("skipped: this CPU runs every kernel of the build");
+    }
+    for k in unavailable {
+        check_with(&[k], 99, &data, mask, "unavailable kernel");
+        assert!(matches!(
+            Kernel::from_name(k.name()),
+            Err(chunker_cdc::KernelError::Unavailable { kernel }) if kernel == k
+        ));
+    }
+}

@@ -109,10 +109,8 @@ fn step(h: u64, b: u8) -> u64 {
     (h << 1).wrapping_add(GEAR[b as usize])
 }
 
-/// See [`super::Kernel::scan`].
-///
-/// # Panics
-/// If the kernel is not available here ([`is_available`]).
+/// See [`super::Kernel::scan`]; the caller has checked [`is_available`] (asserted:
+/// entering the kernel without the features would be undefined behaviour).
 pub(crate) fn scan(hash: &mut u64, data: &[u8], mask: u64) -> Option<usize> {
     assert!(
         is_available(),

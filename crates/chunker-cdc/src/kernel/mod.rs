@@ -130,8 +130,10 @@ impl Kernel {
     /// kernels rely on the masks of [`Config`](crate::Config) lying below bit 48; a mask
     /// with higher bits is scanned byte at a time.
     ///
-    /// # Panics
-    /// If this CPU cannot run the kernel (see [`Kernel::is_available`]).
+    /// A kernel this CPU cannot run (see [`Kernel::is_available`]) is never entered:
+    /// the portable kernel answers instead, with the same result. Constructors that
+    /// take a kernel by name ([`Kernel::from_name`], `CHUNKER_CDC_KERNEL`) report an
+    /// unavailable one as an error first.
     ///
     /// ```
     /// use chunker_cdc::{Config, Kernel};
@@ -153,9 +155,8 @@ impl Kernel {
             Kernel::Portable => portable::scan(hash, data, mask),
             Kernel::Streams => streams::scan(hash, data, mask),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => avx512::scan(hash, data, mask),
-            #[cfg(not(target_arch = "x86_64"))]
-            Kernel::Avx512 => panic!("the avx512 kernel exists only on x86-64"),
+            Kernel::Avx512 if avx512::is_available() => avx512::scan(hash, data, mask),
+            Kernel::Avx512 => portable::scan(hash, data, mask),
         }
     }
 }
