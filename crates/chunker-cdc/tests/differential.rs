@@ -305,6 +305,50 @@ fn odd_remainder_ending_on_a_match() {
     assert!(checked > 10, "found only {checked} cases");
 }
 
+/// Real NARs, written by real Nix (`nix-store --dump`) from system directories: ELF
+/// executables and libraries with their zero padding, text, and NAR framing. Every driver
+/// and kernel against the reference, on configurations across the range, and the
+/// multi-core search.
+#[test]
+fn real_nars_from_nix() {
+    let sources = [
+        ("/usr/bin", 12 << 20),
+        ("/usr/lib", 8 << 20),
+        ("/usr/share/doc", 6 << 20),
+    ];
+    let triples = [
+        (64, 256, 1024),
+        (1024, 6000, 16384),
+        (4097, 16383, 65535),
+        (16 << 10, 64 << 10, 256 << 10),
+        (64 << 10, 256 << 10, 1 << 20),
+        (256 << 10, 1 << 20, 4 << 20),
+    ];
+    let mut checked = 0;
+    for (dir, max) in sources {
+        let Some(nar) = chunker_testdata::support::nix_dump_prefix(dir.as_ref(), max) else {
+            continue;
+        };
+        for &(min, avg, max) in &triples {
+            let cfg = Config::new(min, avg, max).unwrap();
+            check_all(&nar, &cfg, &format!("nix-store --dump {dir}"));
+            #[cfg(feature = "rayon")]
+            {
+                let chunker = Chunker::new(cfg);
+                let expected = reference(&nar, &cfg);
+                for segment in [3 * cfg.max_size() + 5, 1 << 20] {
+                    let got = chunker.spans_segmented(&nar, segment);
+                    assert_eq!(got, expected, "{dir}: parallel, segment {segment}");
+                }
+            }
+        }
+        checked += 1;
+    }
+    if checked == 0 {
+        eprintln!("skipped: no real NAR could be made here (run scripts/setup.sh for Nix)");
+    }
+}
+
 /// The multi-core search gives the serial cut points: small segments force many
 /// stitches; uniform data never resynchronises (the stitch must compute it all).
 #[cfg(feature = "rayon")]

@@ -354,6 +354,56 @@ pub mod support {
         out.stdout
     }
 
+    /// The first `max` bytes of the NAR that real Nix writes for `path` (`nix-store
+    /// --dump`), or all of it if shorter: real-world NAR bytes (headers, ELF files, text)
+    /// for tests. `None`, with a message saying why the caller skips, where Nix or the
+    /// path is missing.
+    pub fn nix_dump_prefix(path: &std::path::Path, max: usize) -> Option<Vec<u8>> {
+        use std::io::Read;
+        if !path.exists() {
+            eprintln!("skipped: {} does not exist here", path.display());
+            return None;
+        }
+        if !have_nix() {
+            return None;
+        }
+        let mut child = Command::new("nix-store")
+            .arg("--dump")
+            .arg(path)
+            .env("NIX_CONFIG", NIX_CONFIG)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nix-store --dump");
+        let mut out = Vec::with_capacity(max);
+        child
+            .stdout
+            .take()
+            .expect("piped stdout")
+            .take(max as u64)
+            .read_to_end(&mut out)
+            .expect("read nix-store --dump");
+        if out.len() == max {
+            // Enough: stop it rather than read the rest.
+            let _ = child.kill();
+            let _ = child.wait();
+        } else {
+            let status = child.wait().expect("wait for nix-store");
+            assert!(
+                status.success(),
+                "nix-store --dump {}: {status}",
+                path.display()
+            );
+        }
+        assert!(
+            out.starts_with(b"\x0d\0\0\0\0\0\0\0nix-archive-1"),
+            "nix-store --dump {} wrote no NAR",
+            path.display()
+        );
+        Some(out)
+    }
+
     /// Whether `nix-store` runs here; prints why the caller skips when it does not.
     pub fn have_nix() -> bool {
         let found = Command::new("nix-store")
