@@ -586,6 +586,73 @@ mod tests {
         );
     }
 
+    /// Arbitrary data (random, or low-entropy bytes that make the hash repeat),
+    /// lengths across several rounds, incoming hashes and masks (configuration masks,
+    /// dense ones that match every few bytes in every lane, arbitrary bit sets below
+    /// bit 48): the emulated kernel returns what the portable one does, and so does every
+    /// scan restarted after a match.
+    mod prop {
+        use super::super::{emulated, portable, MIN_LEN};
+        use crate::Config;
+        use proptest::prelude::*;
+
+        fn arb_mask() -> impl Strategy<Value = u64> {
+            prop_oneof![
+                (64usize..=(4 << 20)).prop_map(|avg| {
+                    let c = Config::new(64, avg, avg.max(1024)).unwrap();
+                    if avg % 2 == 0 {
+                        c.mask_small()
+                    } else {
+                        c.mask_large()
+                    }
+                }),
+                // One to six bits anywhere below bit 48: matches every 2..64 bytes.
+                proptest::collection::vec(0u32..48, 1..=6)
+                    .prop_map(|bits| bits.iter().fold(0u64, |m, &b| m | 1 << b)),
+                any::<u64>().prop_map(|m| m & ((1 << 48) - 1)),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+            #[test]
+            fn emulated_kernel_equals_portable_on_arbitrary_input(
+                seed in any::<u64>(),
+                alphabet in prop_oneof![Just(256u32), 1u32..4],
+                len in 0usize..(3 * MIN_LEN + 5000),
+                hash in any::<u64>(),
+                mask in arb_mask(),
+            ) {
+                let mut x = seed | 1;
+                let data: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        ((x >> 29) % u64::from(alphabet)) as u8
+                    })
+                    .collect();
+                let mut from = 0;
+                // At most a few hundred restarts: dense masks match every few bytes.
+                for _ in 0..300 {
+                    let (mut a, mut b) = (hash ^ from as u64, hash ^ from as u64);
+                    let want = portable::scan(&mut a, &data[from..], mask);
+                    let got = emulated::scan(&mut b, &data[from..], mask);
+                    prop_assert_eq!((got, b), (want, a), "from {}", from);
+                    match want {
+                        Some(i) if from + i + 1 < data.len() => {
+                            from += i + 1 + (i * 7919) % 3001;
+                            if from >= data.len() {
+                                break;
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn planes_rebuild_the_table() {
         for (i, &g) in crate::gear_table::GEAR.iter().enumerate() {
