@@ -305,6 +305,21 @@ fn odd_remainder_ending_on_a_match() {
     assert!(checked > 10, "found only {checked} cases");
 }
 
+/// A few configurations spread across the valid range (smallest, odd, the presets).
+fn spread_configs() -> Vec<Config> {
+    [
+        (64, 256, 1024),
+        (1024, 6000, 16384),
+        (4097, 16383, 65535),
+        (16 << 10, 64 << 10, 256 << 10),
+        (64 << 10, 256 << 10, 1 << 20),
+        (256 << 10, 1 << 20, 4 << 20),
+    ]
+    .into_iter()
+    .map(|(min, avg, max)| Config::new(min, avg, max).unwrap())
+    .collect()
+}
+
 /// Real NARs, written by real Nix (`nix-store --dump`) from system directories: ELF
 /// executables and libraries with their zero padding, text, and NAR framing. Every driver
 /// and kernel against the reference, on configurations across the range, and the
@@ -316,21 +331,12 @@ fn real_nars_from_nix() {
         ("/usr/lib", 8 << 20),
         ("/usr/share/doc", 6 << 20),
     ];
-    let triples = [
-        (64, 256, 1024),
-        (1024, 6000, 16384),
-        (4097, 16383, 65535),
-        (16 << 10, 64 << 10, 256 << 10),
-        (64 << 10, 256 << 10, 1 << 20),
-        (256 << 10, 1 << 20, 4 << 20),
-    ];
     let mut checked = 0;
     for (dir, max) in sources {
         let Some(nar) = chunker_testdata::support::nix_dump_prefix(dir.as_ref(), max) else {
             continue;
         };
-        for &(min, avg, max) in &triples {
-            let cfg = Config::new(min, avg, max).unwrap();
+        for cfg in spread_configs() {
             check_all(&nar, &cfg, &format!("nix-store --dump {dir}"));
             #[cfg(feature = "rayon")]
             {
@@ -358,15 +364,8 @@ fn parallel_equals_serial() {
         .num_threads(3)
         .build()
         .unwrap();
-    let triples = [
-        (64, 256, 1024),
-        (1024, 6000, 16384),
-        (4097, 16383, 65535),
-        (16 << 10, 64 << 10, 256 << 10),
-        (64 << 10, 256 << 10, 1 << 20),
-    ];
-    for (ci, &(min, avg, max)) in triples.iter().enumerate() {
-        let cfg = Config::new(min, avg, max).unwrap();
+    for (ci, cfg) in spread_configs().into_iter().enumerate() {
+        let max = cfg.max_size();
         let chunker = Chunker::new(cfg);
         for kind in Kind::ALL {
             let data = generate(kind, 3_000_000 + ci * 7, 500 + ci as u64);
