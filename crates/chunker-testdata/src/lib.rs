@@ -373,7 +373,8 @@ pub mod support {
             .env("NIX_CONFIG", NIX_CONFIG)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Its complaints, if any, go to the test's output.
+            .stderr(Stdio::inherit())
             .spawn()
             .expect("start nix-store --dump");
         let mut out = Vec::with_capacity(max);
