@@ -378,17 +378,17 @@ pub mod support {
             .spawn()
             .expect("start nix-store --dump");
         let mut out = Vec::with_capacity(max);
-        child
-            .stdout
-            .take()
-            .expect("piped stdout")
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        (&mut stdout)
             .take(max as u64)
             .read_to_end(&mut out)
             .expect("read nix-store --dump");
         if out.len() == max {
-            // Enough: stop it rather than read the rest.
+            // Enough: stop it (before closing the pipe, so that it does not report a
+            // broken pipe) rather than read the rest.
             let _ = child.kill();
             let _ = child.wait();
+            drop(stdout);
         } else {
             let status = child.wait().expect("wait for nix-store");
             assert!(
