@@ -269,6 +269,8 @@ fn errors_have_distinct_exit_codes_and_no_panics() {
         (&["chunk", "/nonexistent/file"], 3),
         (&["chunk", "/"], 3),
         (&["hash", "/nonexistent/file"], 3),
+        (&["hash", "--nar", "/nonexistent/file"], 3),
+        (&["nar", "unpack", s(&f), "/nonexistent/dir/out"], 4),
         (&["chunk", s(&f), "--min", "10"], 5),
         (&["chunk", s(&f), "--max", "32M"], 5),
         (&["chunk", s(&f), "--min", "1M", "--avg", "64K"], 5),
@@ -284,6 +286,8 @@ fn errors_have_distinct_exit_codes_and_no_panics() {
         let err = stderr(&o);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(!err.is_empty(), "{args:?} explains itself");
+        // Each cause is said once (an error's message does not repeat its source).
+        assert!(err.matches("(os error").count() <= 1, "{args:?}: {err}");
     }
 }
 

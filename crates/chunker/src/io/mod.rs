@@ -35,7 +35,7 @@ pub const DEFAULT_READ_SIZE: usize = 1 << 20;
 pub enum StreamError {
     /// The reader failed. Chunks that ended before `offset` were yielded; the bytes
     /// from the last of them up to `offset` were read but belong to no chunk.
-    #[error("read failed at offset {offset}: {source}")]
+    #[error("read failed at offset {offset}")]
     Read {
         /// Bytes successfully read before the failure.
         offset: u64,

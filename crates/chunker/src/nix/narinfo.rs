@@ -66,7 +66,7 @@ pub enum NarInfoError {
         value: String,
     },
     /// A `Sig:` value that is not `name:base64(64 bytes)`.
-    #[error("narinfo line {line}: invalid Sig: {source}")]
+    #[error("narinfo line {line}: invalid Sig")]
     InvalidSignature {
         /// 1-based line number.
         line: usize,

@@ -17,7 +17,7 @@ use crate::hash::{Digest, HashAlgorithm, Hasher};
 #[non_exhaustive]
 pub enum PackError {
     /// A path could not be inspected or read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Read {
         /// The path.
         path: PathBuf,
@@ -42,7 +42,7 @@ pub enum PackError {
         expected: u64,
     },
     /// Writing the NAR failed.
-    #[error("writing NAR output: {0}")]
+    #[error("writing NAR output")]
     Write(#[source] io::Error),
 }
 

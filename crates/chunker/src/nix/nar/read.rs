@@ -16,7 +16,7 @@ type Token = Option<([u8; MAX_TOKEN], usize)>;
 #[non_exhaustive]
 pub enum NarError {
     /// The reader failed.
-    #[error("reading NAR at byte {offset}: {source}")]
+    #[error("reading NAR at byte {offset}")]
     Io {
         /// Bytes consumed before the failure.
         offset: u64,

@@ -22,7 +22,7 @@ pub enum UnpackError {
         path: PathBuf,
     },
     /// Creating or writing a file, directory or symlink failed.
-    #[error("cannot create {}: {source}", path.display())]
+    #[error("cannot create {}", path.display())]
     Write {
         /// The path.
         path: PathBuf,
