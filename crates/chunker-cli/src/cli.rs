@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chunker::{Encoding, HashAlgorithm, Preset};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::size::parse_size;
+use crate::size::{parse_bench_size, parse_size};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -280,8 +280,8 @@ pub enum DataArg {
 
 #[derive(Debug, Args)]
 pub struct BenchCommon {
-    /// Bytes of generated data per kind (ignored with FILE).
-    #[arg(long, value_parser = parse_size, default_value = "256M", value_name = "SIZE")]
+    /// Bytes of generated data per kind, 4K..=64G (ignored with FILE).
+    #[arg(long, value_parser = parse_bench_size, default_value = "256M", value_name = "SIZE")]
     pub size: usize,
     /// Kind of generated data (ignored with FILE).
     #[arg(long, value_enum, default_value_t = DataArg::All)]

@@ -28,6 +28,19 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("invalid size {s:?}: too large"))
 }
 
+/// Bytes of generated benchmark data: a size (see [`parse_size`]) from 4K to 64G; less
+/// is too short to time, more is not a machine's memory.
+pub fn parse_bench_size(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if (4 << 10..=64 << 30).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{s:?} is out of range: benchmark data must be 4K..=64G"
+        ))
+    }
+}
+
 /// `1536` → `1.5 KiB`.
 pub fn human(bytes: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -58,6 +71,11 @@ mod tests {
         assert!(parse_size("").is_err());
         assert!(parse_size("K").is_err());
         assert!(parse_size("12X").is_err());
+        assert_eq!(parse_bench_size("4K"), Ok(4096));
+        assert_eq!(parse_bench_size("64G"), Ok(64 << 30));
+        assert!(parse_bench_size("0").is_err());
+        assert!(parse_bench_size("4095").is_err());
+        assert!(parse_bench_size("65G").is_err());
         assert!(parse_size("-5").is_err());
         assert!(parse_size("99999999999999999999999").is_err());
         assert!(parse_size("99999999999999G").is_err());

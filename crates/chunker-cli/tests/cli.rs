@@ -265,6 +265,7 @@ fn base32_encode_decode() {
 fn errors_have_distinct_exit_codes_and_no_panics() {
     let dir = TempDir::new("err");
     let f = dir.file("x", &generate(Kind::Random, 10_000, 4));
+    let empty = dir.file("empty", b"");
     let cases: &[(&[&str], i32)] = &[
         (&["chunk", "/nonexistent/file"], 3),
         (&["chunk", "/"], 3),
@@ -277,6 +278,9 @@ fn errors_have_distinct_exit_codes_and_no_panics() {
         (&["chunk", s(&f), "--min", "abc"], 2),
         (&["chunk", s(&f), "--min", "99999999999999999999G"], 2),
         (&["chunk", s(&f), "--hash", "md5"], 2),
+        (&["bench", "cdc", "--size", "0"], 2),
+        (&["bench", "cdc", s(&empty)], 4),
+        (&["bench", "stream", s(&empty)], 4),
         (&["frobnicate"], 2),
         (&[], 2),
     ];

@@ -98,6 +98,14 @@ fn kinds(d: DataArg) -> Vec<Kind> {
     }
 }
 
+/// An empty file has no throughput to measure.
+fn non_empty(bytes: &[u8], path: &std::path::Path) -> Result<()> {
+    if bytes.is_empty() {
+        return Err(anyhow!("{} is empty: nothing to measure", path.display())).code(Code::Data);
+    }
+    Ok(())
+}
+
 /// The data sets: the file's bytes, or one generated buffer per kind.
 fn datasets(file: &Option<PathBuf>, common: &BenchCommon) -> Result<Vec<(String, Vec<u8>)>> {
     match file {
@@ -105,6 +113,7 @@ fn datasets(file: &Option<PathBuf>, common: &BenchCommon) -> Result<Vec<(String,
             let bytes = std::fs::read(p)
                 .with_context(|| format!("cannot read {}", p.display()))
                 .code(Code::Io)?;
+            non_empty(&bytes, p)?;
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -371,6 +380,7 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
     let data = std::fs::read(&path)
         .with_context(|| format!("cannot read {}", path.display()))
         .code(Code::Io)?;
+    non_empty(&data, &path)?;
     let n = data.len() as u64;
     let chunker = Chunker::new(config);
     // (chunk digest, read size, read on a second thread)
