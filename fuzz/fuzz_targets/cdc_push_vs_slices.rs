@@ -2,7 +2,7 @@
 //! slice iterator's, for every available kernel, and cover the input exactly.
 #![no_main]
 
-use chunker_cdc::{Chunker, Config, Kernel};
+use chunker_cdc::{Chunker, Kernel};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -10,10 +10,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     }
     let (head, data) = input.split_at(8);
-    let min = 64 + usize::from(u16::from_le_bytes([head[0], head[1]])) % 4096;
-    let avg = min.max(256) + usize::from(u16::from_le_bytes([head[2], head[3]])) % 8192;
-    let max = avg.max(1024) + usize::from(u16::from_le_bytes([head[4], head[5]])) % 16384;
-    let Ok(config) = Config::new(min, avg, max) else {
+    let Some(config) = chunker_fuzz::config_from(head[..6].try_into().unwrap(), 4096) else {
         return;
     };
     let step = 1 + usize::from(head[6]) * 37;

@@ -4,6 +4,16 @@ use std::io::Read;
 
 use chunker::compress::{CompressionError, Decompressor};
 
+/// A chunking configuration from six input bytes: `min` in 64..64+spread, `avg` up to
+/// 2·spread above it, `max` up to 4·spread above that; `None` when invalid.
+pub fn config_from(head: &[u8; 6], spread: usize) -> Option<chunker_cdc::Config> {
+    let field = |i: usize| usize::from(u16::from_le_bytes([head[i], head[i + 1]]));
+    let min = 64 + field(0) % spread;
+    let avg = min.max(256) + field(2) % (2 * spread);
+    let max = avg.max(1024) + field(4) % (4 * spread);
+    chunker_cdc::Config::new(min, avg, max).ok()
+}
+
 /// Output limit of the decompression targets.
 pub const LIMIT: usize = 1 << 20;
 

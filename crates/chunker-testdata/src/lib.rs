@@ -259,6 +259,75 @@ mod tests {
     }
 }
 
+/// A reader for adversarial-read tests: returns at most `pattern[i]` bytes on its
+/// `i`-th call (the pattern cycles); a 0 in the pattern returns `Interrupted` instead.
+/// With [`ScheduledReader::failing_at`] it fails with an error once it has returned that
+/// many bytes. Owns its bytes, so it can move to another thread.
+///
+/// ```
+/// use std::io::Read;
+/// use chunker_testdata::ScheduledReader;
+///
+/// let mut r = ScheduledReader::new(b"hello".to_vec(), vec![2, 0]);
+/// let mut buf = [0u8; 8];
+/// assert_eq!(r.read(&mut buf).unwrap(), 2);
+/// assert_eq!(r.read(&mut buf).unwrap_err().kind(), std::io::ErrorKind::Interrupted);
+/// assert_eq!(r.read(&mut buf).unwrap(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ScheduledReader {
+    data: Vec<u8>,
+    pos: usize,
+    pattern: Vec<usize>,
+    call: usize,
+    fail_at: Option<usize>,
+}
+
+impl ScheduledReader {
+    /// A reader over `data` with the given read-size pattern (not empty).
+    pub fn new(data: impl Into<Vec<u8>>, pattern: Vec<usize>) -> Self {
+        assert!(
+            !pattern.is_empty(),
+            "a read pattern needs at least one entry"
+        );
+        ScheduledReader {
+            data: data.into(),
+            pos: 0,
+            pattern,
+            call: 0,
+            fail_at: None,
+        }
+    }
+
+    /// Fail with `io::ErrorKind::Other` ("disk on fire") once `bytes` bytes have been
+    /// returned.
+    pub fn failing_at(mut self, bytes: usize) -> Self {
+        self.fail_at = Some(bytes);
+        self
+    }
+}
+
+impl std::io::Read for ScheduledReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let step = self.pattern[self.call % self.pattern.len()];
+        self.call += 1;
+        if step == 0 {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        let mut end = self.data.len();
+        if let Some(f) = self.fail_at {
+            if self.pos >= f {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            end = end.min(f);
+        }
+        let n = step.min(buf.len()).min(end - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Helpers shared by the integration tests: temporary directories and the Nix oracle.
 pub mod support {
     use std::path::PathBuf;

@@ -8,30 +8,9 @@ use chunker::compress::{
     classify, detect, Adaptive, Class, Codec, CompressionError, Compressor, Decompressor,
     Dictionary, DictionaryRegistry,
 };
-use chunker_testdata::{generate, Kind, Rng};
+use chunker_testdata::{generate, Kind, Rng, ScheduledReader};
 
 const CODECS: [Codec; 4] = [Codec::Zstd, Codec::Lz4, Codec::Xz, Codec::Bzip2];
-
-/// At most `pattern[i]` bytes per read (cycled); 0 means "return `Interrupted`".
-struct Adversarial<'a> {
-    data: &'a [u8],
-    pattern: Vec<usize>,
-    call: usize,
-}
-
-impl Read for Adversarial<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let p = self.pattern[self.call % self.pattern.len()];
-        self.call += 1;
-        if p == 0 {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "try again"));
-        }
-        let n = p.min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
-}
 
 fn read_all<R: Read>(mut r: R) -> Result<Vec<u8>, CompressionError> {
     let mut out = Vec::new();
@@ -65,11 +44,7 @@ fn decode_all_forms(d: &Decompressor, frame: &[u8]) -> Result<Vec<u8>, Compressi
         .map(|n| slice[..n].to_vec());
     let read_r = d.reader(frame).and_then(read_all);
     let bytes_r = d
-        .reader(Adversarial {
-            data: frame,
-            pattern: vec![1, 0, 3, 1, 7, 0, 2],
-            call: 0,
-        })
+        .reader(ScheduledReader::new(frame, vec![1, 0, 3, 1, 7, 0, 2]))
         .and_then(read_all);
     let write_r = (|| {
         let mut w = d.writer(Vec::new());
@@ -269,11 +244,7 @@ fn detection_works_with_one_byte_reads() {
         let frame = Compressor::new(codec).compress(&data).unwrap();
         for pattern in [vec![1], vec![0, 1, 0, 2], vec![5, 1, 1]] {
             let dec = Decompressor::new()
-                .reader(Adversarial {
-                    data: &frame,
-                    pattern,
-                    call: 0,
-                })
+                .reader(ScheduledReader::new(&frame[..], pattern))
                 .unwrap();
             assert_eq!(dec.codec(), codec);
             assert_eq!(read_all(dec).unwrap(), data);
@@ -282,11 +253,7 @@ fn detection_works_with_one_byte_reads() {
     let gzip = [
         0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     ];
-    let r = Decompressor::new().reader(Adversarial {
-        data: &gzip,
-        pattern: vec![1],
-        call: 0,
-    });
+    let r = Decompressor::new().reader(ScheduledReader::new(&gzip[..], vec![1]));
     assert!(matches!(
         r.err(),
         Some(CompressionError::Unsupported { format: "gzip" })

@@ -5,51 +5,8 @@ use std::io::{self, Read};
 
 use bytes::Bytes;
 use chunker::{ChunkInfo, ChunkOptions, Config, HashAlgorithm, StreamError};
-use chunker_testdata::{generate, Kind, Rng};
+use chunker_testdata::{generate, Kind, Rng, ScheduledReader};
 use proptest::prelude::*;
-
-/// A reader that returns at most `pattern[i]` bytes on call i (cycled); 0 in the pattern
-/// means "return `Interrupted`". Owns its bytes, so it can move to a read-ahead thread.
-struct Adversarial {
-    data: Bytes,
-    pattern: Vec<usize>,
-    call: usize,
-    fail_at: Option<usize>,
-}
-
-impl Adversarial {
-    fn new(data: &[u8], pattern: Vec<usize>) -> Self {
-        Adversarial {
-            data: Bytes::copy_from_slice(data),
-            pattern,
-            call: 0,
-            fail_at: None,
-        }
-    }
-}
-
-impl Read for Adversarial {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let step = self.pattern[self.call % self.pattern.len()];
-        self.call += 1;
-        if step == 0 {
-            return Err(io::Error::from(io::ErrorKind::Interrupted));
-        }
-        if let Some(f) = self.fail_at {
-            if f == 0 {
-                return Err(io::Error::other("disk on fire"));
-            }
-        }
-        let mut n = step.min(buf.len()).min(self.data.len());
-        if let Some(f) = self.fail_at.as_mut() {
-            n = n.min(*f);
-            *f -= n;
-        }
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = self.data.slice(n..);
-        Ok(n)
-    }
-}
 
 fn reference(data: &[u8], cfg: &Config, algo: Option<HashAlgorithm>) -> Vec<ChunkInfo> {
     fastcdc::v2020::FastCDC::new(
@@ -127,7 +84,7 @@ fn stream_equals_eager_and_reference_under_adversarial_reads() {
                             continue;
                         }
                         let stream = || {
-                            opts.stream(Adversarial::new(&data, pattern.clone()))
+                            opts.stream(ScheduledReader::new(&data[..], pattern.clone()))
                                 .read_size(read_size)
                         };
                         assert_eq!(
@@ -174,7 +131,7 @@ fn whole_stream_digest_in_the_same_pass() {
             let stream = || {
                 ChunkOptions::new(Config::default())
                     .hash(chunk_hash)
-                    .stream(Adversarial::new(&data, vec![100_003]))
+                    .stream(ScheduledReader::new(&data[..], vec![100_003]))
                     .stream_digest(algo)
             };
             let mut plain = stream();
@@ -201,8 +158,7 @@ fn io_error_is_one_item_and_ends_the_stream() {
         .into_iter()
         .flat_map(|f| [(f, false), (f, true)])
     {
-        let mut reader = Adversarial::new(&data, vec![3000, 0, 17]);
-        reader.fail_at = Some(fail_at);
+        let reader = ScheduledReader::new(&data[..], vec![3000, 0, 17]).failing_at(fail_at);
         let plain = ChunkOptions::new(cfg).stream(reader).read_size(8192);
         let mut stream: Box<dyn Iterator<Item = Result<chunker::Chunk, StreamError>>> = if ahead {
             Box::new(plain.read_ahead().unwrap())
@@ -256,13 +212,11 @@ fn io_error_is_one_item_and_ends_the_stream() {
 #[test]
 fn io_error_leaves_no_summary() {
     let data = generate(Kind::Random, 100_000, 5);
-    let mut reader = Adversarial::new(&data, vec![3000]);
-    reader.fail_at = Some(50_000);
+    let reader = ScheduledReader::new(&data[..], vec![3000]).failing_at(50_000);
     let mut plain = ChunkOptions::default().stream(reader);
     assert!(plain.by_ref().any(|c| c.is_err()));
     assert!(plain.summary().is_none(), "no summary after an error");
-    let mut reader = Adversarial::new(&data, vec![3000]);
-    reader.fail_at = Some(50_000);
+    let reader = ScheduledReader::new(&data[..], vec![3000]).failing_at(50_000);
     let mut ahead = ChunkOptions::default().stream(reader).read_ahead().unwrap();
     assert!(ahead.by_ref().any(|c| c.is_err()));
     assert!(ahead.next().is_none());
@@ -297,7 +251,7 @@ fn read_ahead_reports_a_panicking_reader_and_refuses_a_started_stream() {
     assert!(stream.summary().is_none());
 
     let data = generate(Kind::Random, 100_000, 1);
-    let mut started = ChunkOptions::new(cfg).stream(Adversarial::new(&data, vec![4096]));
+    let mut started = ChunkOptions::new(cfg).stream(ScheduledReader::new(&data[..], vec![4096]));
     assert!(started.next().is_some());
     let err = started.read_ahead().unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
@@ -312,7 +266,7 @@ fn payloads_are_slices_of_one_block() {
         .map(Result::unwrap)
         .collect();
     let ahead: Vec<_> = ChunkOptions::new(cfg)
-        .stream(Adversarial::new(&data, vec![1 << 20]))
+        .stream(ScheduledReader::new(&data[..], vec![1 << 20]))
         .read_ahead()
         .unwrap()
         .map(Result::unwrap)
@@ -356,9 +310,9 @@ proptest! {
         let data = generate(Kind::Binary, len, seed);
         let opts = ChunkOptions::new(cfg).hash(Some(HashAlgorithm::Blake3));
         let expected = reference(&data, &cfg, Some(HashAlgorithm::Blake3));
-        let got = collect(opts.stream(Adversarial::new(&data, pattern.clone())).read_size(read_size), &data);
+        let got = collect(opts.stream(ScheduledReader::new(&data[..], pattern.clone())).read_size(read_size), &data);
         prop_assert_eq!(&got, &expected);
-        let ahead = opts.stream(Adversarial::new(&data, pattern)).read_size(read_size).read_ahead().unwrap();
+        let ahead = opts.stream(ScheduledReader::new(&data[..], pattern)).read_size(read_size).read_ahead().unwrap();
         prop_assert_eq!(collect(ahead, &data), expected);
     }
 }
@@ -407,7 +361,7 @@ fn read_ahead_block_boundaries_many_seeds() {
         let expected = reference(&data, &cfg, Some(HashAlgorithm::Blake3));
         let ahead = ChunkOptions::new(cfg)
             .hash(Some(HashAlgorithm::Blake3))
-            .stream(Adversarial::new(&data, vec![999, 0, 1, 4096]))
+            .stream(ScheduledReader::new(&data[..], vec![999, 0, 1, 4096]))
             .read_size(1000)
             .read_ahead()
             .unwrap();
