@@ -407,15 +407,24 @@ pub struct CompressArgs {
     #[arg(long, value_enum, default_value_t = CodecArg::Zstd)]
     pub codec: CodecArg,
     /// Level (zstd 1..=22, default 3; xz 0..=9, default 6; bzip2 1..=9, default 9;
-    /// lz4 1).
+    /// lz4 1). With `--codec auto` the level is zstd's (checked as such up front) and
+    /// is not used when auto picks lz4 for incompressible input.
     #[arg(long, value_name = "N")]
     pub level: Option<i32>,
     /// zstd dictionary file (e.g. from `chunker dict train`); frames carry its ID.
     #[arg(long, value_name = "FILE")]
     pub dict: Option<PathBuf>,
-    /// xz encoder threads (needs a build with the `xz-parallel` feature for > 1).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// xz encoder threads, with `--codec xz` only (needs a build with the
+    /// `xz-parallel` feature for > 1).
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
+    /// Leave the content checksum out of zstd frames (4 bytes each). Only where
+    /// something else verifies the output (a chunk digest, a NarHash): without the
+    /// checksum a damaged frame can decode to wrong bytes with exit 0. lz4, xz and
+    /// bzip2 always carry theirs.
+    #[arg(long)]
+    pub no_checksum: bool,
 }
 
 #[derive(Debug, Args)]

@@ -67,6 +67,8 @@ fn bulk_zstd_allocates_nothing_per_call_after_warm_up() {
     let with_dict = Compressor::new(Codec::Zstd)
         .dictionary(Dictionary::nar_v1())
         .unwrap();
+    // Checksums are on by default; off must not cost a context either.
+    let unchecked = Compressor::new(Codec::Zstd).checksum(false);
     let level9 = Compressor::with_level(Codec::Zstd, 9).unwrap();
     let dec = Decompressor::new().codec(Codec::Zstd).max_output(1 << 20);
     let auto = Decompressor::new();
@@ -90,7 +92,7 @@ fn bulk_zstd_allocates_nothing_per_call_after_warm_up() {
             round(c, data);
         }
     }
-    for c in [&plain, &with_dict] {
+    for c in [&plain, &with_dict, &unchecked] {
         let n = allocations(|| {
             for _ in 0..10 {
                 for data in &chunks {
@@ -101,8 +103,9 @@ fn bulk_zstd_allocates_nothing_per_call_after_warm_up() {
         assert_eq!(
             n,
             0,
-            "allocations per 80 calls after warm-up (dictionary: {})",
-            c.dictionary_ref().is_some()
+            "allocations per 80 calls after warm-up (dictionary: {}, checksum: {})",
+            c.dictionary_ref().is_some(),
+            c.has_checksum()
         );
     }
     // Sanity: the counter does see allocations (a fresh Vec, and a context the first

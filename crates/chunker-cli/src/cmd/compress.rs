@@ -70,6 +70,26 @@ fn fill(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 pub fn compress(args: CompressArgs) -> Result<()> {
+    // Settings first, before any input is read: a bad combination is a usage error
+    // whatever the input.
+    if args.threads != 1 && args.codec != CodecArg::Xz {
+        return Err(anyhow::anyhow!(
+            "--threads applies to --codec xz only (the other codecs here are single-threaded)"
+        ))
+        .code(Code::Usage);
+    }
+    if let Some(level) = args.level {
+        // With auto the level is zstd's; lz4 (chosen for incompressible input) has one.
+        let checked = codec(args.codec).unwrap_or(Codec::Zstd);
+        Compressor::with_level(checked, level).map_err(|e| lib_err(e, || "--level".into()))?;
+    }
+    if args.dict.is_some() && !matches!(args.codec, CodecArg::Zstd | CodecArg::Auto) {
+        return Err(anyhow::anyhow!(
+            "--dict applies to --codec zstd (or auto) only"
+        ))
+        .code(Code::Usage);
+    }
+    let dict = load_dict(&args.dict)?;
     let mut input = input::open(&args.file)?;
     let name = input.name.clone();
     let mut head = vec![0u8; AUTO_SAMPLE];
@@ -93,14 +113,25 @@ pub fn compress(args: CompressArgs) -> Result<()> {
                 }
                 _ => "compressible".to_string(),
             };
-            eprintln!("chunker: auto: {chosen} ({why})");
+            let unused = match (args.level, &dict) {
+                _ if chosen == Codec::Zstd => "",
+                (Some(_), Some(_)) => "; --level and --dict are zstd's, not used",
+                (Some(_), None) => "; --level is zstd's, not used",
+                (None, Some(_)) => "; --dict is zstd's, not used",
+                (None, None) => "",
+            };
+            eprintln!("chunker: auto: {chosen} ({why}{unused})");
             chosen
         }
     };
-    let level = args.level.unwrap_or(codec.default_level());
-    let mut c =
-        Compressor::with_level(codec, level).map_err(|e| lib_err(e, || "--level".into()))?;
-    if let Some(d) = load_dict(&args.dict)? {
+    let level = match args.level {
+        Some(l) if codec == Codec::Zstd || args.codec != CodecArg::Auto => l,
+        _ => codec.default_level(),
+    };
+    let mut c = Compressor::with_level(codec, level)
+        .map_err(|e| lib_err(e, || "--level".into()))?
+        .checksum(!args.no_checksum);
+    if let Some(d) = dict.filter(|_| codec == Codec::Zstd) {
         c = c
             .dictionary(d)
             .map_err(|e| lib_err(e, || "--dict".into()))?;
@@ -110,8 +141,10 @@ pub fn compress(args: CompressArgs) -> Result<()> {
             .xz_threads(args.threads)
             .map_err(|e| lib_err(e, || "--threads".into()))?;
     }
+    // A regular file's length goes into the frame header (zstd, lz4); a file that
+    // changes while it is read is then an error, not a frame with a wrong size.
     let mut enc = c
-        .writer(output::stdout())
+        .writer_sized(output::stdout(), input.len)
         .map_err(|e| lib_err(e, || "starting the encoder".into()))?;
     enc.write_all(&head).map_err(write_err)?;
     let mut buf = vec![0u8; 1 << 16];

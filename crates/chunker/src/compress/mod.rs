@@ -188,14 +188,26 @@ impl FromStr for Codec {
     }
 }
 
-/// Compression settings: codec, level, dictionary (zstd), threads (xz). Cheap to
-/// clone; one value can compress any number of inputs from any number of threads.
+/// Compression settings: codec, level, dictionary (zstd), content checksum (zstd),
+/// threads (xz). Cheap to clone; one value can compress any number of inputs from any
+/// number of threads.
+///
+/// # Integrity
+/// Every format written here carries a check of the decompressed content, so that a
+/// damaged stream is an error when decoded, never wrong bytes: xz a CRC64, bzip2 its
+/// CRCs, lz4 frames a content checksum, and zstd frames (by default) a content
+/// checksum (XXH64, what `zstd` writes) and, where known, the content size. The zstd
+/// checksum costs 4 bytes per frame and a fast hash; [`Compressor::checksum`]`(false)`
+/// leaves it out for callers whose data is verified anyway: chunks addressed by their
+/// SHA-256 or BLAKE3 digest (checked after decompression) and NARs whose NarHash is
+/// checked. Decoders always verify a checksum that is present.
 #[derive(Debug, Clone)]
 pub struct Compressor {
     codec: Codec,
     level: i32,
     dictionary: Option<Arc<Dictionary>>,
     threads: u32,
+    checksum: bool,
 }
 
 impl Compressor {
@@ -206,6 +218,7 @@ impl Compressor {
             level: codec.default_level(),
             dictionary: None,
             threads: 1,
+            checksum: true,
         }
     }
 
@@ -237,6 +250,31 @@ impl Compressor {
         }
         self.dictionary = Some(dictionary);
         Ok(self)
+    }
+
+    /// Whether zstd frames carry a content checksum (XXH64 of the decompressed bytes,
+    /// as the `zstd` tool writes by default): on by default. Turn it off only where
+    /// something else verifies the decompressed bytes (a chunk digest, a NarHash):
+    /// without it a damaged frame can decode to wrong bytes without an error. Other
+    /// codecs always carry their own check; this setting does not change them.
+    ///
+    /// ```
+    /// use chunker::compress::{Codec, Compressor};
+    ///
+    /// let data = b"chunk addressed by its digest ".repeat(50);
+    /// let with = Compressor::new(Codec::Zstd).compress(&data)?;
+    /// let without = Compressor::new(Codec::Zstd).checksum(false).compress(&data)?;
+    /// assert_eq!(with.len(), without.len() + 4);
+    /// # Ok::<(), chunker::compress::CompressionError>(())
+    /// ```
+    pub fn checksum(mut self, on: bool) -> Compressor {
+        self.checksum = on;
+        self
+    }
+
+    /// Whether zstd frames carry a content checksum (see [`Compressor::checksum`]).
+    pub fn has_checksum(&self) -> bool {
+        self.checksum
     }
 
     /// xz encoder threads (liblzma's multithreaded encoder, which splits the input into
@@ -293,7 +331,9 @@ impl Compressor {
                 Ok(data.len())
             }
             #[cfg(feature = "zstd")]
-            Codec::Zstd => zst::compress_into(level, self.dictionary.as_deref(), data, out),
+            Codec::Zstd => {
+                zst::compress_into(level, self.dictionary.as_deref(), self.checksum, data, out)
+            }
             #[cfg(feature = "lz4")]
             Codec::Lz4 => lz4::compress_into(data, out),
             #[cfg(feature = "xz")]
@@ -311,18 +351,37 @@ impl Compressor {
 
     /// A streaming encoder writing to `w`; call [`Encoder::finish`] at the end.
     pub fn writer<W: Write>(&self, w: W) -> Result<Encoder<W>, CompressionError> {
+        self.writer_sized(w, None)
+    }
+
+    /// A streaming encoder writing to `w` that will be given exactly `size` bytes when
+    /// that is known (`None`: unknown, as [`Compressor::writer`]). zstd and lz4 record
+    /// the size in the frame header, and a different number of bytes written is an
+    /// error (of [`Encoder::finish`] at the latest); xz and bzip2 ignore it.
+    pub fn writer_sized<W: Write>(
+        &self,
+        w: W,
+        size: Option<u64>,
+    ) -> Result<Encoder<W>, CompressionError> {
         let level = self.level;
-        let _ = level;
+        let _ = (level, size);
         let inner = match self.codec {
             Codec::None => EncoderInner::None(w),
             #[cfg(feature = "zstd")]
-            Codec::Zstd => EncoderInner::Zstd(match &self.dictionary {
-                Some(d) => zstd::stream::write::Encoder::with_dictionary(w, level, d.as_bytes())?,
-                None => zstd::stream::write::Encoder::new(w, level)?,
-            }),
+            Codec::Zstd => {
+                let mut e = match &self.dictionary {
+                    Some(d) => {
+                        zstd::stream::write::Encoder::with_dictionary(w, level, d.as_bytes())?
+                    }
+                    None => zstd::stream::write::Encoder::new(w, level)?,
+                };
+                e.include_checksum(self.checksum)?;
+                e.set_pledged_src_size(size)?;
+                EncoderInner::Zstd(e)
+            }
             #[cfg(feature = "lz4")]
             Codec::Lz4 => EncoderInner::Lz4(lz4_flex::frame::FrameEncoder::with_frame_info(
-                lz4::frame_info(None),
+                lz4::frame_info(size),
                 w,
             )),
             #[cfg(feature = "xz")]

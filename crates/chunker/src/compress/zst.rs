@@ -99,15 +99,23 @@ fn give_cctx(level: i32, dict: Option<&Dictionary>, ctx: CCtx<'static>) {
     });
 }
 
-/// Compress `data` as one zstd frame (content size recorded; the dictionary's ID when
-/// one is given), appended to `out`. Returns the bytes appended.
+/// Compress `data` as one zstd frame (content size recorded; a content checksum when
+/// `checksum`; the dictionary's ID when one is given), appended to `out`. Returns the
+/// bytes appended.
 pub(crate) fn compress_into(
     level: i32,
     dict: Option<&Dictionary>,
+    checksum: bool,
     data: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<usize, CompressionError> {
     let mut ctx = take_cctx(level, dict)?;
+    // Set on every call (a pooled context keeps the last caller's setting); setting a
+    // parameter allocates nothing.
+    if let Err(code) = ctx.set_parameter(CParameter::ChecksumFlag(checksum)) {
+        give_cctx(level, dict, ctx);
+        return Err(error(code));
+    }
     let start = out.len();
     out.reserve(zstd_safe::compress_bound(data.len()));
     let mut cursor = Cursor::new(&mut *out);
