@@ -459,14 +459,15 @@ pub enum DictCommand {
 
 #[derive(Debug, Args)]
 pub struct DictTrainArgs {
-    /// Sample files; each is cut into chunks and every chunk is a sample.
+    /// Sample files (regular files: their sizes are needed up front); each is cut
+    /// into chunks, which are sampled.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
     /// Where to write the dictionary; stdout when absent.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Largest dictionary size.
-    #[arg(long, value_parser = parse_size, default_value = "112K", value_name = "SIZE")]
+    /// Largest dictionary size (256 B to 16M).
+    #[arg(long, value_parser = parse_dict_max_size, default_value = "112K", value_name = "SIZE")]
     pub max_size: usize,
     /// Minimum sample chunk size.
     #[arg(long, value_parser = parse_size, default_value = "4K", value_name = "SIZE")]
@@ -477,8 +478,35 @@ pub struct DictTrainArgs {
     /// Maximum sample chunk size.
     #[arg(long, value_parser = parse_size, default_value = "64K", value_name = "SIZE")]
     pub chunk_max: usize,
-    /// Cap on the total bytes of samples; when the chunks add up to more, every k-th
-    /// chunk is taken (evenly over all files).
-    #[arg(long, value_parser = parse_size, default_value = "32M", value_name = "SIZE")]
+    /// Cap on the total bytes of samples (1K to 2G); when the chunks add up to more,
+    /// every k-th chunk is taken (evenly over all files). Memory is about this much
+    /// plus the trainer's, whatever the size of the FILEs.
+    #[arg(long, value_parser = parse_dict_sample_bytes, default_value = "32M", value_name = "SIZE")]
     pub sample_bytes: usize,
+}
+
+/// Largest `--sample-bytes`: 2 GiB, inside what zstd's trainer accepts (under 4 GiB
+/// of samples) and already far more than a dictionary needs (~100× its size).
+const MAX_SAMPLE_BYTES: usize = 2 << 30;
+
+/// `--max-size`: a size from 256 B to `Dictionary::MAX_SIZE` (16 MiB).
+fn parse_dict_max_size(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if (256..=chunker::compress::Dictionary::MAX_SIZE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{s:?} is out of range: a dictionary has 256 B to 16M"
+        ))
+    }
+}
+
+/// `--sample-bytes`: a size from 1K to 2G.
+fn parse_dict_sample_bytes(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if (1 << 10..=MAX_SAMPLE_BYTES).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{s:?} is out of range: samples total 1K to 2G"))
+    }
 }

@@ -357,3 +357,212 @@ fn settings_for_another_codec_are_usage_errors() {
         b"data",
     ));
 }
+
+/// Peak resident memory (KiB) of a child, polled from /proc (`None` where there is
+/// none); the child is killed once it passes `kill_kib` or `timeout`, so a memory
+/// bomb fails the test instead of the machine.
+struct Peak {
+    out: Output,
+    peak_kib: Option<u64>,
+    killed: Option<&'static str>,
+}
+
+fn run_measured(args: &[&str], kill_kib: u64, timeout: std::time::Duration) -> Peak {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chunker"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chunker");
+    let status_path = format!("/proc/{}/status", child.id());
+    let started = std::time::Instant::now();
+    let mut peak: Option<u64> = None;
+    let mut killed = None;
+    // Drain the pipes on threads so that a chatty child cannot block.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut so, &mut v).ok();
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut se, &mut v).ok();
+        v
+    });
+    let status = loop {
+        if let Some(kib) = std::fs::read_to_string(&status_path).ok().and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        }) {
+            peak = Some(peak.map_or(kib, |p: u64| p.max(kib)));
+            if kib > kill_kib && killed.is_none() {
+                killed = Some("memory");
+                let _ = child.kill();
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > timeout && killed.is_none() {
+            killed = Some("timeout");
+            let _ = child.kill();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    Peak {
+        out: Output {
+            status,
+            stdout: t_out.join().unwrap(),
+            stderr: t_err.join().unwrap(),
+        },
+        peak_kib: peak,
+        killed,
+    }
+}
+
+#[test]
+fn dict_commands_refuse_endless_inputs_in_bounded_memory() {
+    let limit_kib = 96 << 10;
+    let dir = TempDir::new("dictzero");
+    let out = dir.path("d.zdict");
+    let cases: [(&[&str], i32, &str); 3] = [
+        (
+            &["dict", "info", "/dev/zero"],
+            4,
+            "larger than 16777216 bytes",
+        ),
+        (
+            &["dict", "train", "/dev/zero", "-o", out.to_str().unwrap()],
+            3,
+            "/dev/zero is not a regular file",
+        ),
+        (
+            &["compress", "--dict", "/dev/zero"],
+            4,
+            "larger than 16777216 bytes",
+        ),
+    ];
+    for (args, code, says) in cases {
+        let p = run_measured(args, limit_kib, std::time::Duration::from_secs(20));
+        let err = String::from_utf8_lossy(&p.out.stderr).to_string();
+        assert_eq!(
+            p.killed, None,
+            "{args:?}: killed (peak {:?} KiB)",
+            p.peak_kib
+        );
+        assert_eq!(p.out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        println!("{args:?}: peak {:?} KiB", p.peak_kib);
+    }
+    assert!(!out.exists(), "nothing written");
+    // A directory and a missing file: I/O errors naming them, before any training.
+    let o = run(
+        &[
+            "dict",
+            "train",
+            dir.0.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(3));
+    let o = run(
+        &[
+            "dict",
+            "train",
+            "/nonexistent/x",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/x"));
+}
+
+#[test]
+fn dict_train_memory_follows_the_sample_budget_not_the_input() {
+    let dir = TempDir::new("dictbig");
+    // 96 MiB of text in 8 files; a 4 MiB sample budget.
+    let mut names = Vec::new();
+    for i in 0..8 {
+        let f = dir.file(&format!("s{i}"), &generate(Kind::Text, 12 << 20, 40 + i));
+        names.push(f.to_str().unwrap().to_string());
+    }
+    let out = dir.path("d.zdict");
+    let mut args = vec![
+        "dict",
+        "train",
+        "--sample-bytes",
+        "4M",
+        "--max-size",
+        "16K",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend(names.iter().map(String::as_str));
+    let p = run_measured(&args, 256 << 10, std::time::Duration::from_secs(120));
+    let summary = String::from_utf8_lossy(&p.out.stdout).to_string();
+    assert_eq!(p.killed, None);
+    assert!(
+        p.out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&p.out.stderr)
+    );
+    // Samples from every part of the input, within the budget.
+    let taken: u64 = summary
+        .split(" B of ")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(taken <= 4 << 20 && taken > 3 << 20, "{summary}");
+    assert!(
+        summary.contains(&format!("read of {} B", 96 << 20)),
+        "{summary}"
+    );
+    assert!(summary.contains("of 8 file(s)"), "{summary}");
+    // Peak memory: the budget plus the trainer and buffers, far below the input.
+    if let Some(kib) = p.peak_kib {
+        println!("dict train, 96 MiB input, 4 MiB samples: peak {kib} KiB");
+        assert!(
+            kib < 40 << 10,
+            "peak RSS {kib} KiB for a 4 MiB sample budget"
+        );
+    }
+    assert_eq!(
+        dictionary_id(&out),
+        summary.split_whitespace().nth(2).unwrap()
+    );
+}
+
+fn dictionary_id(path: &std::path::Path) -> String {
+    let b = std::fs::read(path).unwrap();
+    u32::from_le_bytes([b[4], b[5], b[6], b[7]]).to_string()
+}
+
+#[test]
+fn dict_flag_values_are_usage_errors() {
+    let dir = TempDir::new("dictflags");
+    let f = dir.file("s", &generate(Kind::Text, 100_000, 50));
+    let f = f.to_str().unwrap();
+    for args in [
+        ["--max-size", "0"],
+        ["--max-size", "255"],
+        ["--max-size", "17M"],
+        ["--sample-bytes", "0"],
+        ["--sample-bytes", "3G"],
+        ["--max-size", "12X"],
+    ] {
+        let o = run(&["dict", "train", f, args[0], args[1]], b"");
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(args[0]), "{args:?}: {err}");
+        assert!(o.stdout.is_empty());
+    }
+}

@@ -454,3 +454,42 @@ fn errors_cross_io_and_back() {
         CompressionError::Truncated { codec: Codec::Xz }
     ));
 }
+
+#[test]
+fn dictionary_sizes_are_bounded() {
+    // A header-valid "dictionary" one byte over the cap is refused by size.
+    let mut big = vec![0u8; Dictionary::MAX_SIZE + 1];
+    big[..8].copy_from_slice(&[0x37, 0xA4, 0x30, 0xEC, 1, 0, 0, 0]);
+    assert!(matches!(
+        Dictionary::new(big),
+        Err(CompressionError::DictionaryTooLarge { size, max })
+            if size == Dictionary::MAX_SIZE as u64 + 1 && max == Dictionary::MAX_SIZE
+    ));
+    // Training: max_size 256 B..=MAX_SIZE; sizes must cover the data exactly.
+    let samples: Vec<Vec<u8>> = (0..400).map(|i| text(1000 + i)).collect();
+    for bad in [0, 255, Dictionary::MAX_SIZE + 1] {
+        assert!(matches!(
+            Dictionary::train(&samples, bad),
+            Err(CompressionError::InvalidSetting {
+                name: "max_size",
+                ..
+            })
+        ));
+    }
+    let data: Vec<u8> = samples.concat();
+    let sizes: Vec<usize> = samples.iter().map(Vec::len).collect();
+    let short = &sizes[..sizes.len() - 1];
+    assert!(matches!(
+        Dictionary::train_concatenated(&data, short, 4096),
+        Err(CompressionError::InvalidSetting { name: "sizes", .. })
+    ));
+    let overflow = [usize::MAX, 2];
+    assert!(matches!(
+        Dictionary::train_concatenated(&data, &overflow, 4096),
+        Err(CompressionError::InvalidSetting { name: "sizes", .. })
+    ));
+    // Both forms train the same dictionary from the same samples.
+    let a = Dictionary::train(&samples, 4096).unwrap();
+    let b = Dictionary::train_concatenated(&data, &sizes, 4096).unwrap();
+    assert_eq!(a.as_bytes(), b.as_bytes());
+}

@@ -16,8 +16,6 @@ use crate::{input, output};
 
 /// Bytes looked at by `--codec auto` to choose.
 const AUTO_SAMPLE: usize = 64 << 10;
-/// Dictionary files larger than this are refused.
-const DICT_CAP: u64 = 16 << 20;
 
 fn codec(arg: CodecArg) -> Option<Codec> {
     match arg {
@@ -49,10 +47,7 @@ fn lib_err(e: CompressionError, what: impl FnOnce() -> String) -> CliError {
 
 fn load_dict(path: &Option<PathBuf>) -> Result<Option<Arc<Dictionary>>> {
     let Some(p) = path else { return Ok(None) };
-    let bytes = input::read_all(&Some(p.clone()), DICT_CAP)?;
-    let d =
-        Dictionary::new(bytes).map_err(|e| lib_err(e, || format!("dictionary {}", p.display())))?;
-    Ok(Some(Arc::new(d)))
+    Ok(Some(Arc::new(super::dict::read_dictionary(p)?)))
 }
 
 /// Read until `buf` is full or the input ends.

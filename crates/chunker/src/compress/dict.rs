@@ -17,6 +17,28 @@ static NAR_V1: &[u8] = include_bytes!("../../dicts/nar-v1.zdict");
 
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
+#[cfg(feature = "zstd")]
+fn check_max_size(max_size: usize) -> Result<(), CompressionError> {
+    if (256..=Dictionary::MAX_SIZE).contains(&max_size) {
+        Ok(())
+    } else {
+        Err(CompressionError::InvalidSetting {
+            name: "max_size",
+            reason: "a dictionary has 256 bytes to 16 MiB (Dictionary::MAX_SIZE)",
+        })
+    }
+}
+
+#[cfg(feature = "zstd")]
+fn training_error(e: std::io::Error) -> CompressionError {
+    CompressionError::Training {
+        reason: match e.kind() {
+            std::io::ErrorKind::OutOfMemory => "out of memory",
+            _ => "zstd could not train on these samples (too few or too small?)",
+        },
+    }
+}
+
 /// A zstd dictionary with a non-zero ID.
 pub struct Dictionary {
     id: u32,
@@ -28,11 +50,23 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
+    /// The largest dictionary accepted: 16 MiB. zstd's trainer defaults to 112 KiB
+    /// and dictionaries pay off up to a few hundred KiB; a larger "dictionary" is a
+    /// wrong file, and each pooled context holds a copy of its tables.
+    pub const MAX_SIZE: usize = 16 << 20;
+
     /// Wrap the bytes of a zstd dictionary (as `zstd --train` or
     /// [`Dictionary::train`] write them). Raw-content dictionaries (no header, ID 0)
-    /// are refused: frames must name their dictionary.
+    /// are refused: frames must name their dictionary. More than
+    /// [`Dictionary::MAX_SIZE`] bytes is [`CompressionError::DictionaryTooLarge`].
     pub fn new(bytes: impl Into<Box<[u8]>>) -> Result<Self, CompressionError> {
         let bytes = bytes.into();
+        if bytes.len() > Self::MAX_SIZE {
+            return Err(CompressionError::DictionaryTooLarge {
+                size: bytes.len() as u64,
+                max: Self::MAX_SIZE,
+            });
+        }
         if bytes.len() < 8 || bytes[..4] != [0x37, 0xA4, 0x30, 0xEC] {
             return Err(CompressionError::InvalidDictionary);
         }
@@ -47,26 +81,48 @@ impl Dictionary {
         })
     }
 
-    /// Train a dictionary of at most `max_size` bytes on `samples` (for example chunks
-    /// of NARs) with zstd's trainer. zstd wants many samples: roughly 100× the
-    /// dictionary size in total.
+    /// Train a dictionary of at most `max_size` bytes (256 B..=[`Dictionary::MAX_SIZE`])
+    /// on `samples` (for example chunks of NARs) with zstd's trainer. zstd wants many
+    /// samples: roughly 100× the dictionary size in total. The samples are copied
+    /// together first; [`Dictionary::train_concatenated`] takes them already so.
     #[cfg(feature = "zstd")]
     pub fn train<S: AsRef<[u8]>>(samples: &[S], max_size: usize) -> Result<Self, CompressionError> {
-        if max_size < 256 {
+        check_max_size(max_size)?;
+        Dictionary::new(zstd::dict::from_samples(samples, max_size).map_err(training_error)?)
+    }
+
+    /// Like [`Dictionary::train`], with the samples laid end to end in `data` (no
+    /// copy): `sizes` are their lengths, in order, and must add up to `data.len()`.
+    ///
+    /// ```
+    /// use chunker::compress::Dictionary;
+    ///
+    /// let mut data = Vec::new();
+    /// let mut sizes = Vec::new();
+    /// for i in 0..2000 {
+    ///     let sample = format!("{{\"name\":\"pkg-{i}\",\"version\":\"1.{}\",\"deps\":[]}}", i % 7);
+    ///     data.extend_from_slice(sample.as_bytes());
+    ///     sizes.push(sample.len());
+    /// }
+    /// let dict = Dictionary::train_concatenated(&data, &sizes, 4096)?;
+    /// assert!(dict.as_bytes().len() <= 4096);
+    /// # Ok::<(), chunker::compress::CompressionError>(())
+    /// ```
+    #[cfg(feature = "zstd")]
+    pub fn train_concatenated(
+        data: &[u8],
+        sizes: &[usize],
+        max_size: usize,
+    ) -> Result<Self, CompressionError> {
+        check_max_size(max_size)?;
+        let total = sizes.iter().try_fold(0usize, |t, &n| t.checked_add(n));
+        if total != Some(data.len()) {
             return Err(CompressionError::InvalidSetting {
-                name: "max_size",
-                reason: "a dictionary needs at least 256 bytes",
+                name: "sizes",
+                reason: "the sample sizes must add up to the length of the data",
             });
         }
-        let bytes = zstd::dict::from_samples(samples, max_size).map_err(|e| {
-            CompressionError::Training {
-                reason: match e.kind() {
-                    std::io::ErrorKind::OutOfMemory => "out of memory",
-                    _ => "zstd could not train on these samples (too few or too small?)",
-                },
-            }
-        })?;
-        Dictionary::new(bytes)
+        Dictionary::new(zstd::dict::from_continuous(data, sizes, max_size).map_err(training_error)?)
     }
 
     /// The shipped dictionary for NAR chunks (ID in [`Dictionary::id`]).

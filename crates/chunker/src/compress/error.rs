@@ -59,6 +59,16 @@ pub enum CompressionError {
     /// Bytes given as a dictionary are not a zstd dictionary with an ID.
     #[error("not a zstd dictionary with an id (magic 37 a4 30 ec, non-zero id)")]
     InvalidDictionary,
+    /// Bytes given as a dictionary are more than [`Dictionary::MAX_SIZE`].
+    ///
+    /// [`Dictionary::MAX_SIZE`]: super::Dictionary::MAX_SIZE
+    #[error("a zstd dictionary has at most {max} bytes; this has {size}")]
+    DictionaryTooLarge {
+        /// The size given, in bytes (at least; a reader may have stopped early).
+        size: u64,
+        /// [`Dictionary::MAX_SIZE`](super::Dictionary::MAX_SIZE).
+        max: usize,
+    },
     /// Dictionary training failed (too few or too small samples, usually).
     #[error("dictionary training failed: {reason}")]
     Training {
