@@ -566,3 +566,23 @@ fn dict_flag_values_are_usage_errors() {
         assert!(o.stdout.is_empty());
     }
 }
+
+#[test]
+fn trailing_garbage_is_called_trailing_data() {
+    let data = generate(Kind::Text, 50_000, 60);
+    for codec in ["zstd", "lz4", "xz", "bzip2"] {
+        let mut frame = ok(run(&["compress", "--codec", codec], &data));
+        let end = frame.len();
+        frame.extend_from_slice(b"garbage");
+        let o = run(&["decompress"], &frame);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(4), "{codec}: {err}");
+        assert!(
+            err.contains(&format!(
+                "trailing data after the end of the {codec} stream at byte {end}"
+            )),
+            "{codec}: {err}"
+        );
+        assert!(!err.contains("truncated"), "{codec}: {err}");
+    }
+}

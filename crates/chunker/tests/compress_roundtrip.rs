@@ -493,3 +493,49 @@ fn dictionary_sizes_are_bounded() {
     let b = Dictionary::train_concatenated(&data, &sizes, 4096).unwrap();
     assert_eq!(a.as_bytes(), b.as_bytes());
 }
+
+#[test]
+fn trailing_data_is_named_as_such_in_every_form() {
+    let data = text(70_000);
+    let junk: [&[u8]; 5] = [
+        b"garbage!",
+        b"x",
+        b"\0\0\0\0\0\0\0\0garbage",
+        &[0xFD, b'7', b'z', b'X', b'Z', 0x01],
+        &[0x28, 0xB5, 0x2F, 0xFE, 0, 0, 0, 0],
+    ];
+    for codec in CODECS {
+        let frame = Compressor::new(codec).compress(&data).unwrap();
+        for tail in junk {
+            let input = [frame.as_slice(), tail].concat();
+            for d in [Decompressor::new(), Decompressor::new().codec(codec)] {
+                let e = decode_all_forms(&d, &input).unwrap_err();
+                assert!(
+                    matches!(e, CompressionError::TrailingData { codec: c, offset }
+                        if c == codec && offset == frame.len() as u64),
+                    "{codec} + {tail:?}: {e:?}"
+                );
+                assert!(e.to_string().starts_with("trailing data after the end"));
+            }
+        }
+        // A second stream cut short is truncated, not trailing data; whole, it decodes.
+        let two = [frame.as_slice(), &frame].concat();
+        assert_eq!(
+            decode_all_forms(&Decompressor::new(), &two).unwrap(),
+            [data.clone(), data.clone()].concat()
+        );
+        let cut = &two[..frame.len() + 3];
+        let e = decode_all_forms(&Decompressor::new(), cut).unwrap_err();
+        assert!(
+            matches!(e, CompressionError::Truncated { .. }),
+            "{codec}: {e:?}"
+        );
+    }
+    // xz stream padding (zero bytes, a multiple of four) is part of the format.
+    let xz = Compressor::new(Codec::Xz).compress(&data).unwrap();
+    let padded = [xz.as_slice(), &[0u8; 8]].concat();
+    assert_eq!(
+        decode_all_forms(&Decompressor::new(), &padded).unwrap(),
+        data
+    );
+}

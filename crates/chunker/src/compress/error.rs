@@ -41,6 +41,19 @@ pub enum CompressionError {
         /// The codec being decoded.
         codec: Codec,
     },
+    /// A `codec` stream ended at byte `offset` of the input, and what follows is not
+    /// another stream (trailing garbage; xz: nor stream padding).
+    #[error(
+        "trailing data after the end of the {} stream at byte {offset} (not another {} stream)",
+        codec.name(),
+        codec.name()
+    )]
+    TrailingData {
+        /// The codec being decoded.
+        codec: Codec,
+        /// Where the last complete stream ended (bytes of input).
+        offset: u64,
+    },
     /// No supported format's magic bytes were found at the start of the input.
     #[error("unknown compression format (no zstd, xz, bzip2 or lz4 frame magic)")]
     UnknownFormat,

@@ -272,11 +272,17 @@ impl Decoder {
 
     /// Consume input and write output until the input is used up or the sink is full.
     /// Returns the input bytes consumed.
+    /// A call ends at most one frame: it returns at a frame's end, so that the caller
+    /// sees the boundary (and can tell trailing data from a next frame).
     fn decode<S: Sink>(&mut self, input: &[u8], sink: &mut S) -> Result<usize, CompressionError> {
         let mut pos = 0;
+        let space = sink.space();
         loop {
             self.flush(sink);
             if !self.ready.is_empty() {
+                return Ok(pos);
+            }
+            if self.is_complete() && (pos > 0 || sink.space() != space) {
                 return Ok(pos);
             }
             if let State::Skip { left } = self.state {

@@ -29,7 +29,9 @@
 //! [`DEFAULT_MAX_OUTPUT`]. Output of exactly the limit succeeds; one byte more is
 //! [`CompressionError::SizeExceeded`], raised before anything beyond the limit is
 //! allocated. Input that ends inside a stream is [`CompressionError::Truncated`], never
-//! a shorter output. Decoder memory is bounded too: zstd windows up to
+//! a shorter output; bytes after the last stream that cannot begin another (xz: nor
+//! are stream padding) are [`CompressionError::TrailingData`], with the offset where
+//! the stream ended. Decoder memory is bounded too: zstd windows up to
 //! `max(limit, 128 MiB)` (2 GiB at most), xz decoder memory up to `max(limit, 96 MiB)`
 //! (enough for `xz -9`); beyond, [`CompressionError::MemoryLimit`].
 //!

@@ -16,7 +16,7 @@ use super::xz;
 use super::zst;
 use super::{detect, Codec, CompressionError, Decompressor, DETECT_LEN};
 
-pub(crate) enum Raw {
+enum Inner {
     None,
     #[cfg(feature = "zstd")]
     Zstd(zst::Decoder),
@@ -28,31 +28,31 @@ pub(crate) enum Raw {
     Lz4(lz4::Decoder),
 }
 
-impl Raw {
+impl Inner {
     /// The decoder for `codec`; `head` is the start of the input (for a zstd frame's
     /// dictionary ID).
     pub(crate) fn new(
         codec: Codec,
         head: &[u8],
         opts: &Decompressor,
-    ) -> Result<Raw, CompressionError> {
+    ) -> Result<Inner, CompressionError> {
         let _ = (head, opts);
         match codec {
-            Codec::None => Ok(Raw::None),
+            Codec::None => Ok(Inner::None),
             #[cfg(feature = "zstd")]
             Codec::Zstd => {
                 let dict = match zst::dict_id(head) {
                     Some(id) => Some(opts.dictionaries.require(id)?.as_ref()),
                     None => None,
                 };
-                Ok(Raw::Zstd(zst::Decoder::new(dict, opts.max_output)?))
+                Ok(Inner::Zstd(zst::Decoder::new(dict, opts.max_output)?))
             }
             #[cfg(feature = "xz")]
-            Codec::Xz => Ok(Raw::Xz(xz::Decoder::new(opts.max_output)?)),
+            Codec::Xz => Ok(Inner::Xz(xz::Decoder::new(opts.max_output)?)),
             #[cfg(feature = "bzip2")]
-            Codec::Bzip2 => Ok(Raw::Bzip2(bz2::Decoder::new())),
+            Codec::Bzip2 => Ok(Inner::Bzip2(bz2::Decoder::new())),
             #[cfg(feature = "lz4")]
-            Codec::Lz4 => Ok(Raw::Lz4(lz4::Decoder::new())),
+            Codec::Lz4 => Ok(Inner::Lz4(lz4::Decoder::new())),
             #[allow(unreachable_patterns)]
             other => Err(CompressionError::Disabled { codec: other }),
         }
@@ -68,19 +68,195 @@ impl Raw {
     ) -> Result<(usize, usize), CompressionError> {
         let _ = last;
         match self {
-            Raw::None => {
+            Inner::None => {
                 let n = input.len().min(out.len());
                 out[..n].copy_from_slice(&input[..n]);
                 Ok((n, n))
             }
             #[cfg(feature = "zstd")]
-            Raw::Zstd(d) => d.decode_slice(input, out),
+            Inner::Zstd(d) => d.decode_slice(input, out),
             #[cfg(feature = "xz")]
-            Raw::Xz(d) => d.decode_slice(input, out, last),
+            Inner::Xz(d) => d.decode_slice(input, out, last),
             #[cfg(feature = "bzip2")]
-            Raw::Bzip2(d) => d.decode_slice(input, out),
+            Inner::Bzip2(d) => d.decode_slice(input, out),
             #[cfg(feature = "lz4")]
-            Raw::Lz4(d) => d.decode_slice(input, out),
+            Inner::Lz4(d) => d.decode_slice(input, out),
+        }
+    }
+
+    /// Like [`Inner::decode_slice`], into the spare capacity of `out` (never grows it).
+    pub(crate) fn decode_vec(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        last: bool,
+    ) -> Result<(usize, usize), CompressionError> {
+        let _ = last;
+        match self {
+            Inner::None => {
+                let n = input.len().min(out.capacity() - out.len());
+                out.extend_from_slice(&input[..n]);
+                Ok((n, n))
+            }
+            #[cfg(feature = "zstd")]
+            Inner::Zstd(d) => d.decode_vec(input, out),
+            #[cfg(feature = "xz")]
+            Inner::Xz(d) => d.decode_vec(input, out, last),
+            #[cfg(feature = "bzip2")]
+            Inner::Bzip2(d) => d.decode_vec(input, out),
+            #[cfg(feature = "lz4")]
+            Inner::Lz4(d) => d.decode_vec(input, out),
+        }
+    }
+
+    /// Stream padding consumed after the end of the last stream (xz only).
+    fn padding(&self) -> u64 {
+        match self {
+            #[cfg(feature = "xz")]
+            Inner::Xz(d) => d.padding(),
+            _ => 0,
+        }
+    }
+
+    /// The input so far ends at a stream boundary (at least one whole stream).
+    pub(crate) fn is_complete(&self) -> bool {
+        match self {
+            Inner::None => true,
+            #[cfg(feature = "zstd")]
+            Inner::Zstd(d) => d.is_complete(),
+            #[cfg(feature = "xz")]
+            Inner::Xz(d) => d.is_complete(),
+            #[cfg(feature = "bzip2")]
+            Inner::Bzip2(d) => d.is_complete(),
+            #[cfg(feature = "lz4")]
+            Inner::Lz4(d) => d.is_complete(),
+        }
+    }
+}
+
+/// Longest stream start looked at to tell a next stream from trailing data.
+const START_LEN: usize = 6;
+
+/// Whether `bytes`, the first bytes after the end of a stream (xz: after its stream
+/// padding), may begin another stream of `codec`: they agree with one of its magics
+/// as far as they go.
+fn may_start_stream(codec: Codec, bytes: &[u8]) -> bool {
+    const SKIPPABLE: [u8; 4] = [0x50, 0x2A, 0x4D, 0x18];
+    let agrees = |magic: &[u8]| bytes.iter().zip(magic).all(|(b, m)| b == m);
+    let skippable = || {
+        bytes.first().is_none_or(|b| b & 0xF0 == 0x50)
+            && bytes.iter().zip(SKIPPABLE).skip(1).all(|(b, m)| *b == m)
+    };
+    match codec {
+        Codec::Zstd => agrees(&[0x28, 0xB5, 0x2F, 0xFD]) || skippable(),
+        Codec::Lz4 => agrees(&[0x04, 0x22, 0x4D, 0x18]) || skippable(),
+        Codec::Xz => agrees(&[0xFD, b'7', b'z', b'X', b'Z', 0x00]),
+        Codec::Bzip2 => agrees(b"BZh") && bytes.get(3).is_none_or(|b| (b'1'..=b'9').contains(b)),
+        Codec::None => true,
+    }
+}
+
+/// A codec's decoder with what the drivers need on top: the input position, and the
+/// first bytes after the end of the last stream, so that bytes which cannot start
+/// another stream are reported as [`CompressionError::TrailingData`] rather than as
+/// a damaged or truncated stream.
+pub(crate) struct Raw {
+    inner: Inner,
+    codec: Codec,
+    consumed: u64,
+    /// Where the last complete stream ended, if one did.
+    ended_at: Option<u64>,
+    /// The first bytes consumed after it (xz: after its zero padding).
+    after: [u8; START_LEN],
+    after_len: usize,
+}
+
+impl Raw {
+    /// The decoder for `codec`; `head` is the start of the input (for a zstd frame's
+    /// dictionary ID).
+    pub(crate) fn new(
+        codec: Codec,
+        head: &[u8],
+        opts: &Decompressor,
+    ) -> Result<Raw, CompressionError> {
+        Ok(Raw {
+            inner: Inner::new(codec, head, opts)?,
+            codec,
+            consumed: 0,
+            ended_at: None,
+            after: [0; START_LEN],
+            after_len: 0,
+        })
+    }
+
+    /// Account for a call that consumed `used`.
+    fn note(&mut self, used: &[u8]) {
+        if self.ended_at.is_some() {
+            let mut rest = used;
+            if self.after_len == 0 && self.codec == Codec::Xz {
+                let zeros = rest.iter().take_while(|&&b| b == 0).count();
+                rest = &rest[zeros..];
+            }
+            let n = (START_LEN - self.after_len).min(rest.len());
+            self.after[self.after_len..self.after_len + n].copy_from_slice(&rest[..n]);
+            self.after_len += n;
+        }
+        self.consumed += used.len() as u64;
+        if self.inner.is_complete() {
+            // xz: the stream ended before its padding.
+            self.ended_at = Some(self.consumed - self.inner.padding());
+            self.after_len = 0;
+        }
+    }
+
+    /// `e`, or `TrailingData` when it came from bytes after the end of a stream that
+    /// cannot start another one. `pending`: input offered to the failing call.
+    fn explain(&self, e: CompressionError, pending: &[u8]) -> CompressionError {
+        let Some(offset) = self.ended_at else {
+            return e;
+        };
+        if !matches!(
+            e,
+            CompressionError::Corrupt { .. } | CompressionError::Truncated { .. }
+        ) {
+            return e;
+        }
+        let mut start = [0u8; START_LEN];
+        let mut n = 0;
+        for &b in self.after[..self.after_len].iter().chain(pending) {
+            if n == START_LEN {
+                break;
+            }
+            if n == 0 && b == 0 && self.codec == Codec::Xz {
+                continue;
+            }
+            start[n] = b;
+            n += 1;
+        }
+        if n > 0 && !may_start_stream(self.codec, &start[..n]) {
+            CompressionError::TrailingData {
+                codec: self.codec,
+                offset,
+            }
+        } else {
+            e
+        }
+    }
+
+    /// Decode from `input` into `out`; `last` says no input follows `input`.
+    /// Returns (input consumed, output written).
+    pub(crate) fn decode_slice(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+        last: bool,
+    ) -> Result<(usize, usize), CompressionError> {
+        match self.inner.decode_slice(input, out, last) {
+            Ok((c, w)) => {
+                self.note(&input[..c]);
+                Ok((c, w))
+            }
+            Err(e) => Err(self.explain(e, input)),
         }
     }
 
@@ -91,37 +267,18 @@ impl Raw {
         out: &mut Vec<u8>,
         last: bool,
     ) -> Result<(usize, usize), CompressionError> {
-        let _ = last;
-        match self {
-            Raw::None => {
-                let n = input.len().min(out.capacity() - out.len());
-                out.extend_from_slice(&input[..n]);
-                Ok((n, n))
+        match self.inner.decode_vec(input, out, last) {
+            Ok((c, w)) => {
+                self.note(&input[..c]);
+                Ok((c, w))
             }
-            #[cfg(feature = "zstd")]
-            Raw::Zstd(d) => d.decode_vec(input, out),
-            #[cfg(feature = "xz")]
-            Raw::Xz(d) => d.decode_vec(input, out, last),
-            #[cfg(feature = "bzip2")]
-            Raw::Bzip2(d) => d.decode_vec(input, out),
-            #[cfg(feature = "lz4")]
-            Raw::Lz4(d) => d.decode_vec(input, out),
+            Err(e) => Err(self.explain(e, input)),
         }
     }
 
     /// The input so far ends at a stream boundary (at least one whole stream).
     pub(crate) fn is_complete(&self) -> bool {
-        match self {
-            Raw::None => true,
-            #[cfg(feature = "zstd")]
-            Raw::Zstd(d) => d.is_complete(),
-            #[cfg(feature = "xz")]
-            Raw::Xz(d) => d.is_complete(),
-            #[cfg(feature = "bzip2")]
-            Raw::Bzip2(d) => d.is_complete(),
-            #[cfg(feature = "lz4")]
-            Raw::Lz4(d) => d.is_complete(),
-        }
+        self.inner.is_complete()
     }
 
     /// A call made no progress although it had output space.
@@ -134,7 +291,7 @@ impl Raw {
         } else if self.is_complete() {
             Ok(())
         } else {
-            Err(CompressionError::Truncated { codec })
+            Err(self.explain(CompressionError::Truncated { codec }, &[]))
         }
     }
 }

@@ -1,7 +1,7 @@
 //! xz through liblzma: real LZMA2 compression at the requested preset, optionally with
 //! liblzma's multithreaded encoder (cargo feature `xz-parallel`).
 
-use liblzma::stream::{Action, Check, Error, Status, Stream, CONCATENATED};
+use liblzma::stream::{Action, Check, Error, Status, Stream};
 
 use super::{Codec, CompressionError};
 
@@ -69,20 +69,49 @@ pub(crate) fn encoder_stream(level: u32, threads: u32) -> Result<Stream, Compres
     encoder(level, threads)
 }
 
-/// A streaming xz decoder: concatenated streams, padding, every check liblzma knows.
+/// A streaming xz decoder: concatenated streams with stream padding between them
+/// (handled here, one liblzma stream decoder per stream, so that the end of each
+/// stream is seen), every check liblzma knows.
 pub(crate) struct Decoder {
     stream: Stream,
+    memlimit: u64,
+    /// A stream has ended and no byte of another has been decoded since.
     complete: bool,
+    /// Zero bytes after the end of the last stream (stream padding).
+    padding: u64,
 }
 
 impl Decoder {
     pub(crate) fn new(limit: usize) -> Result<Self, CompressionError> {
         let memlimit = (limit as u64).max(DECODER_MEMORY_FLOOR);
-        let stream = Stream::new_stream_decoder(memlimit, CONCATENATED).map_err(error)?;
         Ok(Decoder {
-            stream,
+            stream: Stream::new_stream_decoder(memlimit, 0).map_err(error)?,
+            memlimit,
             complete: false,
+            padding: 0,
         })
+    }
+
+    /// Between streams: skip stream padding; at the first other byte start a new
+    /// stream. Returns the input bytes consumed.
+    fn between(&mut self, input: &[u8]) -> Result<usize, CompressionError> {
+        if !self.complete {
+            return Ok(0);
+        }
+        let zeros = input.iter().take_while(|&&b| b == 0).count();
+        self.padding += zeros as u64;
+        if zeros < input.len() {
+            if !self.padding.is_multiple_of(4) {
+                return Err(CompressionError::Corrupt {
+                    codec: Codec::Xz,
+                    reason: "stream padding is not a multiple of four bytes",
+                });
+            }
+            self.stream = Stream::new_stream_decoder(self.memlimit, 0).map_err(error)?;
+            self.complete = false;
+            self.padding = 0;
+        }
+        Ok(zeros)
     }
 
     fn account(&mut self, status: Status, in_before: u64, out_before: u64) -> (usize, usize) {
@@ -101,10 +130,18 @@ impl Decoder {
         out: &mut [u8],
         last: bool,
     ) -> Result<(usize, usize), CompressionError> {
+        let skipped = self.between(input)?;
+        if self.complete {
+            return Ok((skipped, 0));
+        }
         let (i, o) = (self.stream.total_in(), self.stream.total_out());
         let action = if last { Action::Finish } else { Action::Run };
-        let status = self.stream.process(input, out, action).map_err(error)?;
-        Ok(self.account(status, i, o))
+        let status = self
+            .stream
+            .process(&input[skipped..], out, action)
+            .map_err(error)?;
+        let (c, w) = self.account(status, i, o);
+        Ok((skipped + c, w))
     }
 
     pub(crate) fn decode_vec(
@@ -113,13 +150,31 @@ impl Decoder {
         out: &mut Vec<u8>,
         last: bool,
     ) -> Result<(usize, usize), CompressionError> {
+        let skipped = self.between(input)?;
+        if self.complete {
+            return Ok((skipped, 0));
+        }
         let (i, o) = (self.stream.total_in(), self.stream.total_out());
         let action = if last { Action::Finish } else { Action::Run };
-        let status = self.stream.process_vec(input, out, action).map_err(error)?;
-        Ok(self.account(status, i, o))
+        let status = self
+            .stream
+            .process_vec(&input[skipped..], out, action)
+            .map_err(error)?;
+        let (c, w) = self.account(status, i, o);
+        Ok((skipped + c, w))
     }
 
+    /// Zero bytes consumed after the end of the last stream (0 inside a stream).
+    pub(crate) fn padding(&self) -> u64 {
+        if self.complete {
+            self.padding
+        } else {
+            0
+        }
+    }
+
+    /// At the end of a stream, with whole padding after it.
     pub(crate) fn is_complete(&self) -> bool {
-        self.complete
+        self.complete && self.padding.is_multiple_of(4)
     }
 }
