@@ -586,3 +586,26 @@ fn trailing_garbage_is_called_trailing_data() {
         assert!(!err.contains("truncated"), "{codec}: {err}");
     }
 }
+
+#[test]
+fn files_whose_size_is_not_their_length_still_compress() {
+    // /proc files say 0 bytes and have content; an empty file is empty. Neither may
+    // trip the size promised to the encoder.
+    let dir = TempDir::new("sizes");
+    let empty = dir.file("empty", b"");
+    for codec in ["zstd", "lz4", "xz", "bzip2"] {
+        let frame = ok(run(
+            &["compress", empty.to_str().unwrap(), "--codec", codec],
+            b"",
+        ));
+        assert!(ok(run(&["decompress"], &frame)).is_empty(), "{codec}");
+        if std::path::Path::new("/proc/self/status").exists() {
+            let frame = ok(run(
+                &["compress", "/proc/self/status", "--codec", codec],
+                b"",
+            ));
+            let back = ok(run(&["decompress"], &frame));
+            assert!(back.starts_with(b"Name:"), "{codec}");
+        }
+    }
+}

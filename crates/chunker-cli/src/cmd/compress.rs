@@ -138,13 +138,28 @@ pub fn compress(args: CompressArgs) -> Result<()> {
     }
     // A regular file's length goes into the frame header (zstd, lz4); a file that
     // changes while it is read is then an error, not a frame with a wrong size.
+    // Length 0 is taken as unknown: /proc and /sys files say 0 and have content.
+    let size = input.len.filter(|&len| len > 0);
     let mut enc = c
-        .writer_sized(output::stdout(), input.len)
+        .writer_sized(output::stdout(), size)
         .map_err(|e| lib_err(e, || "starting the encoder".into()))?;
+    // The size promised to the encoder must hold: say so if the file changed.
+    let changed = |read: u64| {
+        let len = size.unwrap_or(0);
+        CliError::new(
+            Code::Io,
+            anyhow::anyhow!("{name} changed while being read ({len} bytes, then {read})"),
+        )
+    };
+    let mut read = head.len() as u64;
+    if size.is_some_and(|len| read > len) {
+        return Err(changed(read));
+    }
     enc.write_all(&head).map_err(write_err)?;
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = match input.reader.read(&mut buf) {
+            Ok(0) if size.is_some_and(|len| read != len) => return Err(changed(read)),
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -155,6 +170,10 @@ pub fn compress(args: CompressArgs) -> Result<()> {
                 ))
             }
         };
+        read += n as u64;
+        if size.is_some_and(|len| read > len) {
+            return Err(changed(read));
+        }
         enc.write_all(&buf[..n]).map_err(write_err)?;
     }
     let mut out = enc.finish().map_err(write_err)?;
