@@ -6,14 +6,19 @@ use std::process::{Command, Output, Stdio};
 use chunker_testdata::support::TempDir;
 use chunker_testdata::{generate, Kind};
 
-fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chunker"))
+/// Start `chunker args` with `stdin`, stdout and stderr piped.
+fn spawn(args: &[&str], stdin: Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_chunker"))
         .args(args)
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn chunker");
+        .expect("spawn chunker")
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = spawn(args, Stdio::piped());
     let mut pipe = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -368,13 +373,7 @@ struct Peak {
 }
 
 fn run_measured(args: &[&str], kill_kib: u64, timeout: std::time::Duration) -> Peak {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chunker"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn chunker");
+    let mut child = spawn(args, Stdio::null());
     let status_path = format!("/proc/{}/status", child.id());
     let started = std::time::Instant::now();
     let mut peak: Option<u64> = None;

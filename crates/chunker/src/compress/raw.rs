@@ -243,6 +243,21 @@ impl Raw {
         }
     }
 
+    /// Record the outcome of a decoder call on `input`.
+    fn track(
+        &mut self,
+        input: &[u8],
+        result: Result<(usize, usize), CompressionError>,
+    ) -> Result<(usize, usize), CompressionError> {
+        match result {
+            Ok((c, w)) => {
+                self.note(&input[..c]);
+                Ok((c, w))
+            }
+            Err(e) => Err(self.explain(e, input)),
+        }
+    }
+
     /// Decode from `input` into `out`; `last` says no input follows `input`.
     /// Returns (input consumed, output written).
     pub(crate) fn decode_slice(
@@ -251,13 +266,8 @@ impl Raw {
         out: &mut [u8],
         last: bool,
     ) -> Result<(usize, usize), CompressionError> {
-        match self.inner.decode_slice(input, out, last) {
-            Ok((c, w)) => {
-                self.note(&input[..c]);
-                Ok((c, w))
-            }
-            Err(e) => Err(self.explain(e, input)),
-        }
+        let result = self.inner.decode_slice(input, out, last);
+        self.track(input, result)
     }
 
     /// Like [`Raw::decode_slice`], into the spare capacity of `out` (never grows it).
@@ -267,13 +277,8 @@ impl Raw {
         out: &mut Vec<u8>,
         last: bool,
     ) -> Result<(usize, usize), CompressionError> {
-        match self.inner.decode_vec(input, out, last) {
-            Ok((c, w)) => {
-                self.note(&input[..c]);
-                Ok((c, w))
-            }
-            Err(e) => Err(self.explain(e, input)),
-        }
+        let result = self.inner.decode_vec(input, out, last);
+        self.track(input, result)
     }
 
     /// The input so far ends at a stream boundary (at least one whole stream).

@@ -114,14 +114,25 @@ impl Decoder {
         Ok(zeros)
     }
 
-    fn account(&mut self, status: Status, in_before: u64, out_before: u64) -> (usize, usize) {
+    /// Skip padding / start a stream, then run `process` on the rest of `input`.
+    fn run(
+        &mut self,
+        input: &[u8],
+        last: bool,
+        process: impl FnOnce(&mut Stream, &[u8], Action) -> Result<Status, Error>,
+    ) -> Result<(usize, usize), CompressionError> {
+        let skipped = self.between(input)?;
+        if self.complete {
+            return Ok((skipped, 0));
+        }
+        let (i, o) = (self.stream.total_in(), self.stream.total_out());
+        let action = if last { Action::Finish } else { Action::Run };
+        let status = process(&mut self.stream, &input[skipped..], action).map_err(error)?;
         if status == Status::StreamEnd {
             self.complete = true;
         }
-        (
-            (self.stream.total_in() - in_before) as usize,
-            (self.stream.total_out() - out_before) as usize,
-        )
+        let c = (self.stream.total_in() - i) as usize;
+        Ok((skipped + c, (self.stream.total_out() - o) as usize))
     }
 
     pub(crate) fn decode_slice(
@@ -130,18 +141,7 @@ impl Decoder {
         out: &mut [u8],
         last: bool,
     ) -> Result<(usize, usize), CompressionError> {
-        let skipped = self.between(input)?;
-        if self.complete {
-            return Ok((skipped, 0));
-        }
-        let (i, o) = (self.stream.total_in(), self.stream.total_out());
-        let action = if last { Action::Finish } else { Action::Run };
-        let status = self
-            .stream
-            .process(&input[skipped..], out, action)
-            .map_err(error)?;
-        let (c, w) = self.account(status, i, o);
-        Ok((skipped + c, w))
+        self.run(input, last, |s, inp, a| s.process(inp, out, a))
     }
 
     pub(crate) fn decode_vec(
@@ -150,18 +150,7 @@ impl Decoder {
         out: &mut Vec<u8>,
         last: bool,
     ) -> Result<(usize, usize), CompressionError> {
-        let skipped = self.between(input)?;
-        if self.complete {
-            return Ok((skipped, 0));
-        }
-        let (i, o) = (self.stream.total_in(), self.stream.total_out());
-        let action = if last { Action::Finish } else { Action::Run };
-        let status = self
-            .stream
-            .process_vec(&input[skipped..], out, action)
-            .map_err(error)?;
-        let (c, w) = self.account(status, i, o);
-        Ok((skipped + c, w))
+        self.run(input, last, |s, inp, a| s.process_vec(inp, out, a))
     }
 
     /// Zero bytes consumed after the end of the last stream (0 inside a stream).
