@@ -241,6 +241,18 @@ fn keys_sign_verify() {
         s(&t.path("signed.narinfo")),
     ]);
     assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stderr));
+    // The References line reordered still verifies: Nix signs the sorted set (and
+    // `nix store verify` accepts such a narinfo).
+    let reordered = signed.replace(
+        "References: 2jmiqxxd2z4ypk8am71rc6kffqzgma57-t zzmiqxxd2z4ypk8am71rc6kffqzgma57-b\n",
+        "References: zzmiqxxd2z4ypk8am71rc6kffqzgma57-b 2jmiqxxd2z4ypk8am71rc6kffqzgma57-t\n",
+    );
+    assert_ne!(reordered, signed);
+    let v = run_stdin(
+        &["narinfo", "verify", "--public-key", &pk, "-"],
+        reordered.as_bytes(),
+    );
+    assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stderr));
     // Unsigned, tampered, or the wrong key: exit 6.
     assert_eq!(
         code(&run(&[
@@ -283,6 +295,48 @@ fn keys_sign_verify() {
             s(&t.path("signed.narinfo"))
         ])),
         0
+    );
+    // The secret key given as the public key: said so, never echoed.
+    let sk = std::fs::read_to_string(t.path("sk")).unwrap();
+    let secret_b64 = sk.split_once(':').unwrap().1;
+    for args in [
+        vec!["--public-key", &sk],
+        vec!["--public-key", &pk, "--public-key", &sk],
+        vec!["--public-key", secret_b64],
+    ] {
+        let v = run(&[
+            &["narinfo", "verify"][..],
+            &args,
+            &[s(&t.path("signed.narinfo"))],
+        ]
+        .concat());
+        let err = String::from_utf8_lossy(&v.stderr);
+        assert_eq!(code(&v), 2, "{err}");
+        assert!(!err.contains(&secret_b64[..16]), "secret echoed: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let v = run(&[
+        "narinfo",
+        "verify",
+        "--public-key",
+        &sk,
+        s(&t.path("signed.narinfo")),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&v.stderr),
+        "chunker: error: invalid --public-key: this is a secret key; give the public key\n"
+    );
+    // And the other way round.
+    let v = run(&[
+        "narinfo",
+        "sign",
+        "--key-file",
+        s(&t.path("pk")),
+        s(&t.path("unsigned.narinfo")),
+    ]);
+    assert_eq!(code(&v), 4);
+    assert!(
+        String::from_utf8_lossy(&v.stderr).ends_with("this is a public key; give the secret key\n")
     );
     // Bad inputs.
     assert_eq!(
