@@ -379,6 +379,99 @@ fn keys_sign_verify() {
     );
 }
 
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `key generate` checks both paths first and leaves nothing behind when it fails: no
+/// secret key without its public key, no temporary file, an existing file untouched.
+#[test]
+fn key_generate_fails_cleanly() {
+    let t = TempDir::new("keygen");
+    let dir = t.path("d");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let gen = |secret: &Path, public: &Path| {
+        run(&[
+            "key",
+            "generate",
+            "k-1",
+            "--secret",
+            s(secret),
+            "--public",
+            s(public),
+        ])
+    };
+    let one_line = |o: &Output| {
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+
+    // The public file exists: refused, the secret is not written, the file untouched.
+    std::fs::write(dir.join("pk"), "keep").unwrap();
+    let o = gen(&dir.join("sk"), &dir.join("pk"));
+    assert_eq!(listing(&dir), ["pk", "sub"]);
+    assert_eq!(code(&o), 3);
+    assert!(one_line(&o).contains("already exists"));
+    assert_eq!(std::fs::read_to_string(dir.join("pk")).unwrap(), "keep");
+    // The secret file exists: likewise.
+    let o = gen(&dir.join("pk"), &dir.join("pk2"));
+    assert_eq!(code(&o), 3);
+    assert_eq!(listing(&dir), ["pk", "sub"]);
+    assert_eq!(std::fs::read_to_string(dir.join("pk")).unwrap(), "keep");
+    std::fs::remove_file(dir.join("pk")).unwrap();
+
+    // Both paths the same file, spelled alike or not: a usage error, nothing written.
+    for (a, b) in [
+        (dir.join("sk"), dir.join("sk")),
+        (dir.join("sk"), dir.join("sub/../sk")),
+        (dir.join("sk"), dir.join("./sk")),
+    ] {
+        let o = gen(&a, &b);
+        assert_eq!(code(&o), 2, "{}", one_line(&o));
+        assert!(one_line(&o).contains("same file"));
+        assert_eq!(listing(&dir), ["sub"]);
+    }
+
+    // The public file cannot be created (no such directory; a file as its directory).
+    std::fs::write(dir.join("plain"), "").unwrap();
+    for public in [dir.join("missing/pk"), dir.join("plain/pk")] {
+        let o = gen(&dir.join("sk"), &public);
+        assert_eq!(code(&o), 3, "{}", one_line(&o));
+        one_line(&o);
+        assert_eq!(listing(&dir), ["plain", "sub"]);
+    }
+    // Nor the secret one.
+    let o = gen(&dir.join("missing/sk"), &dir.join("pk"));
+    assert_eq!(code(&o), 3);
+    assert_eq!(listing(&dir), ["plain", "sub"]);
+
+    // Success: both files, the secret one 0600, nothing else.
+    let o = gen(&dir.join("sk"), &dir.join("sub/pk"));
+    assert_eq!(code(&o), 0, "{}", one_line(&o));
+    assert_eq!(listing(&dir), ["plain", "sk", "sub"]);
+    assert_eq!(listing(&dir.join("sub")), ["pk"]);
+    let mode = std::fs::metadata(dir.join("sk"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let sk: chunker::nix::SecretKey = std::fs::read_to_string(dir.join("sk"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        sk.public_key().to_string(),
+        std::fs::read_to_string(dir.join("sub/pk")).unwrap()
+    );
+}
+
 #[test]
 fn nix_keys_work_with_our_cli() {
     if !have_nix() {
