@@ -147,6 +147,49 @@ fn nar_pack_unpack_ls_and_hash() {
     assert_eq!(code(&run_stdin(&["nar", "ls", "-"], &bad)), 4);
 }
 
+/// What `nar pack` writes, `nar ls` and `nar unpack` read: a 70-level tree (refused
+/// with "nesting deeper than 64 levels" before) and one at the depth limit; a tree one
+/// level deeper is refused by `nar pack` and `hash --nar`, not written unreadable.
+#[test]
+fn deep_trees_pack_and_read_back() {
+    let t = TempDir::new("deep");
+    let limit = chunker::nix::nar::MAX_DEPTH;
+    for depth in [70, limit, limit + 1] {
+        let root = t.path(&format!("tree{depth}"));
+        let mut dir = root.clone();
+        for _ in 1..depth {
+            dir.push("d");
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f"), b"x").unwrap();
+        let pack = run(&["nar", "pack", s(&root)]);
+        let nar_file = t.path(&format!("{depth}.nar"));
+        if depth == limit + 1 {
+            let err = String::from_utf8_lossy(&pack.stderr);
+            assert_eq!(code(&pack), 4, "{err}");
+            assert!(
+                err.contains(&format!("deeper than {limit} levels")),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert_eq!(code(&run(&["hash", "--nar", s(&root)])), 4);
+            continue;
+        }
+        assert_eq!(code(&pack), 0, "{}", String::from_utf8_lossy(&pack.stderr));
+        std::fs::write(&nar_file, &pack.stdout).unwrap();
+        let ls = run(&["nar", "ls", s(&nar_file)]);
+        assert_eq!(code(&ls), 0, "{}", String::from_utf8_lossy(&ls.stderr));
+        assert_eq!(text(&ls).lines().count(), depth + 1);
+        let out = t.path(&format!("out{depth}"));
+        let u = run(&["nar", "unpack", s(&nar_file), s(&out)]);
+        assert_eq!(code(&u), 0, "{}", String::from_utf8_lossy(&u.stderr));
+        assert_eq!(
+            chunker::nix::nar_hash(&out).unwrap(),
+            chunker::nix::nar_hash(&root).unwrap()
+        );
+    }
+}
+
 #[test]
 fn chunk_nar_equals_chunking_the_nar_file() {
     let t = TempDir::new("chunk");

@@ -589,11 +589,96 @@ fn depth_is_limited() {
         s(&mut n, b")");
         n
     }
+    // Far above real trees (Nix 2.8 restores any depth; the old limit of 64 refused a
+    // 70-level tree we had written).
+    assert!(MAX_DEPTH >= 1024);
+    assert_eq!(read_all(&nested(70)).unwrap(), 71);
+    assert_eq!(read_all(&nested(MAX_DEPTH - 1)).unwrap(), MAX_DEPTH);
     assert_eq!(read_all(&nested(MAX_DEPTH)).unwrap(), MAX_DEPTH + 1);
-    assert!(matches!(
-        read_all(&nested(MAX_DEPTH + 1)),
-        Err(NarError::TooDeep { limit: 64, .. })
-    ));
+    match read_all(&nested(MAX_DEPTH + 1)) {
+        Err(NarError::TooDeep { limit, offset }) => {
+            assert_eq!(limit, MAX_DEPTH);
+            // At the "entry" one level too deep: the magic and the root's header
+            // (24 + 16 + 16 + 24 bytes), then MAX_DEPTH levels of 136 bytes ("entry"
+            // "(" "name" "d" "node" "(" "type": 16 each, "directory": 24).
+            assert_eq!(offset as usize, 80 + MAX_DEPTH * 136);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A hostile NAR nested 100,000 levels: refused at the limit, in constant stack.
+    let e = read_all(&nested(100_000)).unwrap_err();
+    assert!(matches!(e, NarError::TooDeep { .. }), "{e}");
+}
+
+/// A directory chain with its deepest entry (a file) `depth` components below `root`.
+fn deep_tree(root: &Path, depth: usize) {
+    let mut dir = root.to_path_buf();
+    for _ in 1..depth {
+        dir.push("d");
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("f"), b"bottom").unwrap();
+}
+
+/// We read every NAR we write: the writers refuse what the reader would. At the limit
+/// a tree packs, reads, unpacks, and equals Nix both ways; one level more is refused by
+/// every writer, and Nix's NAR of it by the reader, with typed errors.
+#[test]
+fn depth_limit_is_the_same_for_writers_and_reader() {
+    let t = TempDir::new("deep");
+    for depth in [70, MAX_DEPTH] {
+        let root = t.path(&format!("ok{depth}"));
+        deep_tree(&root, depth);
+        let mut nar = Vec::new();
+        let summary = pack(&root, &mut nar).unwrap();
+        assert_eq!(nar_hash_parallel(&root).unwrap(), summary);
+        let mut r = NarReader::new(&nar[..]);
+        let mut deepest = 0;
+        while let Some(e) = r.next_entry().unwrap() {
+            deepest = deepest.max(e.depth);
+        }
+        assert_eq!(deepest, depth);
+        let out = t.path(&format!("out{depth}"));
+        unpack(&nar[..], &out).unwrap();
+        assert_eq!(nar_hash(&out).unwrap(), summary);
+        if have_nix() {
+            assert!(
+                nix_dump(&root) == nar,
+                "depth {depth}: differs from nix-store --dump"
+            );
+            let theirs = t.path(&format!("nix{depth}"));
+            nix_restore(&nar, &theirs);
+            assert_eq!(nar_hash(&theirs).unwrap(), summary);
+        }
+    }
+
+    let root = t.path("over");
+    deep_tree(&root, MAX_DEPTH + 1);
+    let too_deep = |e: PackError| match e {
+        PackError::TooDeep { path, limit } => {
+            assert_eq!(limit, MAX_DEPTH);
+            assert_eq!(
+                path.components().count(),
+                root.components().count() + MAX_DEPTH + 1
+            );
+        }
+        other => panic!("{other}"),
+    };
+    too_deep(pack(&root, io::sink()).unwrap_err());
+    too_deep(nar_hash(&root).unwrap_err());
+    too_deep(nar_hash_parallel(&root).unwrap_err());
+    let mut enc = Encoder::new(&root);
+    let e = io::copy(&mut enc, &mut io::sink()).unwrap_err();
+    too_deep(PackError::from_io(e));
+    if have_nix() {
+        // Nix writes it; the reader refuses it (and unpack creates nothing it keeps).
+        let nar = nix_dump(&root);
+        let e = read_all(&nar).unwrap_err();
+        assert!(
+            matches!(e, NarError::TooDeep { limit, .. } if limit == MAX_DEPTH),
+            "{e}"
+        );
+    }
 }
 
 #[test]

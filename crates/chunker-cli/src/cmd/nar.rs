@@ -23,7 +23,9 @@ pub fn run(c: NarCommand) -> Result<()> {
 pub fn pack_error(e: PackError) -> CliError {
     match e {
         PackError::Write(io) => write_err(io),
-        e @ PackError::UnsupportedType { .. } => CliError::new(Code::Data, e),
+        e @ (PackError::UnsupportedType { .. } | PackError::TooDeep { .. }) => {
+            CliError::new(Code::Data, e)
+        }
         e => CliError::new(Code::Io, e),
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     put_dir_start, put_entry_start, put_file_end, put_file_start, put_str, put_symlink, MAGIC,
+    MAX_DEPTH,
 };
 use crate::hash::{Digest, HashAlgorithm, Hasher};
 
@@ -41,6 +42,15 @@ pub enum PackError {
         /// Its size when the NAR header was written.
         expected: u64,
     },
+    /// A directory entry deeper than [`MAX_DEPTH`](super::MAX_DEPTH) path components
+    /// below the root: refused, since [`NarReader`](super::NarReader) would refuse it.
+    #[error("{}: nested deeper than {limit} levels below the archived path", path.display())]
+    TooDeep {
+        /// The first entry too deep.
+        path: PathBuf,
+        /// The limit.
+        limit: usize,
+    },
     /// Writing the NAR failed.
     #[error("writing NAR output")]
     Write(#[source] io::Error),
@@ -52,6 +62,7 @@ impl PackError {
         let kind = match &self {
             PackError::Read { source, .. } | PackError::Write(source) => source.kind(),
             PackError::UnsupportedType { .. } => io::ErrorKind::Unsupported,
+            PackError::TooDeep { .. } => io::ErrorKind::InvalidInput,
             PackError::Changed { .. } => io::ErrorKind::UnexpectedEof,
         };
         io::Error::new(kind, self)
@@ -224,6 +235,8 @@ impl Encoder {
             Next::Node(path) => self.start_node(path).map(|()| true),
             Next::Entry => {
                 self.push_pending();
+                // An entry of the innermost open directory is this deep below the root.
+                let depth = self.stack.len();
                 let dir = self
                     .stack
                     .last_mut()
@@ -231,6 +244,7 @@ impl Encoder {
                 match dir.names.next() {
                     Some(name) => {
                         let path = dir.path.join(&name);
+                        check_depth(depth, &path)?;
                         put_entry_start(&mut self.pending, name.as_bytes());
                         self.next = Next::Node(path);
                     }
@@ -386,6 +400,17 @@ pub fn nar_hash(path: impl AsRef<Path>) -> Result<NarSummary, PackError> {
 /// Whether NAR marks a regular file executable: the owner execute bit, as Nix does.
 pub(super) fn is_executable(meta: &fs::Metadata) -> bool {
     meta.permissions().mode() & 0o100 != 0
+}
+
+/// Refuse an entry `depth` components below the root when the reader would refuse it.
+pub(super) fn check_depth(depth: usize, path: &Path) -> Result<(), PackError> {
+    if depth > MAX_DEPTH {
+        return Err(PackError::TooDeep {
+            path: path.to_path_buf(),
+            limit: MAX_DEPTH,
+        });
+    }
+    Ok(())
 }
 
 /// A symlink's target, unchanged.
