@@ -122,6 +122,13 @@ fn nar_pack_unpack_ls_and_hash() {
     let u = run_stdin(&["nar", "unpack", "-", s(&t.path("out3"))], &nar[..100]);
     assert_eq!(code(&u), 4);
     assert!(String::from_utf8_lossy(&u.stderr).contains("truncated at byte"));
+    // Cut after some files were written: the partial tree is removed again.
+    let u = run_stdin(
+        &["nar", "unpack", "-", s(&t.path("out4"))],
+        &nar[..nar.len() / 2],
+    );
+    assert_eq!(code(&u), 4);
+    assert!(std::fs::symlink_metadata(t.path("out4")).is_err());
 
     // ls, text and JSON.
     let l = run(&["nar", "ls", s(&t.path("x.nar"))]);
@@ -214,7 +221,20 @@ fn chunk_nar_equals_chunking_the_nar_file() {
     // Text summary carries the NarHash.
     let via = run(&["chunk", "--nar", s(&t.path("tree"))]);
     assert!(text(&via).contains(&format!("stream {}", expected.nar_hash)));
-    assert_eq!(code(&run(&["chunk", "--nar", s(&t.path("missing"))])), 3);
+    // A missing path is named, not "read failed at offset 24".
+    let missing = run(&["chunk", "--nar", s(&t.path("missing"))]);
+    assert_eq!(code(&missing), 3);
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        format!(
+            "chunker: error: cannot read {}: No such file or directory (os error 2)\n",
+            t.path("missing").display()
+        )
+    );
+    assert!(missing.stdout.is_empty());
+    let missing = run(&["nar", "pack", s(&t.path("missing"))]);
+    assert_eq!(code(&missing), 3);
+    assert!(missing.stdout.is_empty());
     assert_eq!(code(&run(&["chunk", "x", "--nar", s(&t.path("tree"))])), 2);
 }
 
