@@ -104,7 +104,7 @@ const MAX_DECODED: usize = 64;
 /// The exact number of bytes canonical padded base64 `b64` decodes to, from its length
 /// and padding alone (nothing is decoded); `None` if it cannot be canonical base64.
 fn decoded_len(b64: &str) -> Option<usize> {
-    if b64.len() % 4 != 0 {
+    if !b64.len().is_multiple_of(4) {
         return None;
     }
     let pad = b64.bytes().rev().take_while(|&c| c == b'=').count();
