@@ -352,6 +352,8 @@ pub enum NarCommand {
 pub enum KeyCommand {
     /// Generate a key pair from OS randomness (like `nix-store
     /// --generate-binary-cache-key NAME SECRET PUBLIC`).
+    /// Neither file may exist (a key is never overwritten); on any failure neither is
+    /// left behind.
     Generate {
         /// Key name, e.g. `cache.example.org-1`.
         #[arg(value_name = "NAME")]

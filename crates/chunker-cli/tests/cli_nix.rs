@@ -122,6 +122,13 @@ fn nar_pack_unpack_ls_and_hash() {
     let u = run_stdin(&["nar", "unpack", "-", s(&t.path("out3"))], &nar[..100]);
     assert_eq!(code(&u), 4);
     assert!(String::from_utf8_lossy(&u.stderr).contains("truncated at byte"));
+    // Cut after some files were written: the partial tree is removed again.
+    let u = run_stdin(
+        &["nar", "unpack", "-", s(&t.path("out4"))],
+        &nar[..nar.len() / 2],
+    );
+    assert_eq!(code(&u), 4);
+    assert!(std::fs::symlink_metadata(t.path("out4")).is_err());
 
     // ls, text and JSON.
     let l = run(&["nar", "ls", s(&t.path("x.nar"))]);
@@ -145,6 +152,49 @@ fn nar_pack_unpack_ls_and_hash() {
     let mut bad = nar.clone();
     bad[8] = b'X';
     assert_eq!(code(&run_stdin(&["nar", "ls", "-"], &bad)), 4);
+}
+
+/// What `nar pack` writes, `nar ls` and `nar unpack` read: a 70-level tree (refused
+/// with "nesting deeper than 64 levels" before) and one at the depth limit; a tree one
+/// level deeper is refused by `nar pack` and `hash --nar`, not written unreadable.
+#[test]
+fn deep_trees_pack_and_read_back() {
+    let t = TempDir::new("deep");
+    let limit = chunker::nix::nar::MAX_DEPTH;
+    for depth in [70, limit, limit + 1] {
+        let root = t.path(&format!("tree{depth}"));
+        let mut dir = root.clone();
+        for _ in 1..depth {
+            dir.push("d");
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f"), b"x").unwrap();
+        let pack = run(&["nar", "pack", s(&root)]);
+        let nar_file = t.path(&format!("{depth}.nar"));
+        if depth == limit + 1 {
+            let err = String::from_utf8_lossy(&pack.stderr);
+            assert_eq!(code(&pack), 4, "{err}");
+            assert!(
+                err.contains(&format!("deeper than {limit} levels")),
+                "{err}"
+            );
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert_eq!(code(&run(&["hash", "--nar", s(&root)])), 4);
+            continue;
+        }
+        assert_eq!(code(&pack), 0, "{}", String::from_utf8_lossy(&pack.stderr));
+        std::fs::write(&nar_file, &pack.stdout).unwrap();
+        let ls = run(&["nar", "ls", s(&nar_file)]);
+        assert_eq!(code(&ls), 0, "{}", String::from_utf8_lossy(&ls.stderr));
+        assert_eq!(text(&ls).lines().count(), depth + 1);
+        let out = t.path(&format!("out{depth}"));
+        let u = run(&["nar", "unpack", s(&nar_file), s(&out)]);
+        assert_eq!(code(&u), 0, "{}", String::from_utf8_lossy(&u.stderr));
+        assert_eq!(
+            chunker::nix::nar_hash(&out).unwrap(),
+            chunker::nix::nar_hash(&root).unwrap()
+        );
+    }
 }
 
 #[test]
@@ -171,7 +221,20 @@ fn chunk_nar_equals_chunking_the_nar_file() {
     // Text summary carries the NarHash.
     let via = run(&["chunk", "--nar", s(&t.path("tree"))]);
     assert!(text(&via).contains(&format!("stream {}", expected.nar_hash)));
-    assert_eq!(code(&run(&["chunk", "--nar", s(&t.path("missing"))])), 3);
+    // A missing path is named, not "read failed at offset 24".
+    let missing = run(&["chunk", "--nar", s(&t.path("missing"))]);
+    assert_eq!(code(&missing), 3);
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        format!(
+            "chunker: error: cannot read {}: No such file or directory (os error 2)\n",
+            t.path("missing").display()
+        )
+    );
+    assert!(missing.stdout.is_empty());
+    let missing = run(&["nar", "pack", s(&t.path("missing"))]);
+    assert_eq!(code(&missing), 3);
+    assert!(missing.stdout.is_empty());
     assert_eq!(code(&run(&["chunk", "x", "--nar", s(&t.path("tree"))])), 2);
 }
 
@@ -241,6 +304,18 @@ fn keys_sign_verify() {
         s(&t.path("signed.narinfo")),
     ]);
     assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stderr));
+    // The References line reordered still verifies: Nix signs the sorted set (and
+    // `nix store verify` accepts such a narinfo).
+    let reordered = signed.replace(
+        "References: 2jmiqxxd2z4ypk8am71rc6kffqzgma57-t zzmiqxxd2z4ypk8am71rc6kffqzgma57-b\n",
+        "References: zzmiqxxd2z4ypk8am71rc6kffqzgma57-b 2jmiqxxd2z4ypk8am71rc6kffqzgma57-t\n",
+    );
+    assert_ne!(reordered, signed);
+    let v = run_stdin(
+        &["narinfo", "verify", "--public-key", &pk, "-"],
+        reordered.as_bytes(),
+    );
+    assert_eq!(code(&v), 0, "{}", String::from_utf8_lossy(&v.stderr));
     // Unsigned, tampered, or the wrong key: exit 6.
     assert_eq!(
         code(&run(&[
@@ -284,6 +359,48 @@ fn keys_sign_verify() {
         ])),
         0
     );
+    // The secret key given as the public key: said so, never echoed.
+    let sk = std::fs::read_to_string(t.path("sk")).unwrap();
+    let secret_b64 = sk.split_once(':').unwrap().1;
+    for args in [
+        vec!["--public-key", &sk],
+        vec!["--public-key", &pk, "--public-key", &sk],
+        vec!["--public-key", secret_b64],
+    ] {
+        let v = run(&[
+            &["narinfo", "verify"][..],
+            &args,
+            &[s(&t.path("signed.narinfo"))],
+        ]
+        .concat());
+        let err = String::from_utf8_lossy(&v.stderr);
+        assert_eq!(code(&v), 2, "{err}");
+        assert!(!err.contains(&secret_b64[..16]), "secret echoed: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let v = run(&[
+        "narinfo",
+        "verify",
+        "--public-key",
+        &sk,
+        s(&t.path("signed.narinfo")),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&v.stderr),
+        "chunker: error: invalid --public-key: this is a secret key; give the public key\n"
+    );
+    // And the other way round.
+    let v = run(&[
+        "narinfo",
+        "sign",
+        "--key-file",
+        s(&t.path("pk")),
+        s(&t.path("unsigned.narinfo")),
+    ]);
+    assert_eq!(code(&v), 4);
+    assert!(
+        String::from_utf8_lossy(&v.stderr).ends_with("this is a public key; give the secret key\n")
+    );
     // Bad inputs.
     assert_eq!(
         code(&run(&[
@@ -322,6 +439,99 @@ fn keys_sign_verify() {
             curl.as_bytes()
         )),
         0
+    );
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `key generate` checks both paths first and leaves nothing behind when it fails: no
+/// secret key without its public key, no temporary file, an existing file untouched.
+#[test]
+fn key_generate_fails_cleanly() {
+    let t = TempDir::new("keygen");
+    let dir = t.path("d");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let gen = |secret: &Path, public: &Path| {
+        run(&[
+            "key",
+            "generate",
+            "k-1",
+            "--secret",
+            s(secret),
+            "--public",
+            s(public),
+        ])
+    };
+    let one_line = |o: &Output| {
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+
+    // The public file exists: refused, the secret is not written, the file untouched.
+    std::fs::write(dir.join("pk"), "keep").unwrap();
+    let o = gen(&dir.join("sk"), &dir.join("pk"));
+    assert_eq!(listing(&dir), ["pk", "sub"]);
+    assert_eq!(code(&o), 3);
+    assert!(one_line(&o).contains("already exists"));
+    assert_eq!(std::fs::read_to_string(dir.join("pk")).unwrap(), "keep");
+    // The secret file exists: likewise.
+    let o = gen(&dir.join("pk"), &dir.join("pk2"));
+    assert_eq!(code(&o), 3);
+    assert_eq!(listing(&dir), ["pk", "sub"]);
+    assert_eq!(std::fs::read_to_string(dir.join("pk")).unwrap(), "keep");
+    std::fs::remove_file(dir.join("pk")).unwrap();
+
+    // Both paths the same file, spelled alike or not: a usage error, nothing written.
+    for (a, b) in [
+        (dir.join("sk"), dir.join("sk")),
+        (dir.join("sk"), dir.join("sub/../sk")),
+        (dir.join("sk"), dir.join("./sk")),
+    ] {
+        let o = gen(&a, &b);
+        assert_eq!(code(&o), 2, "{}", one_line(&o));
+        assert!(one_line(&o).contains("same file"));
+        assert_eq!(listing(&dir), ["sub"]);
+    }
+
+    // The public file cannot be created (no such directory; a file as its directory).
+    std::fs::write(dir.join("plain"), "").unwrap();
+    for public in [dir.join("missing/pk"), dir.join("plain/pk")] {
+        let o = gen(&dir.join("sk"), &public);
+        assert_eq!(code(&o), 3, "{}", one_line(&o));
+        one_line(&o);
+        assert_eq!(listing(&dir), ["plain", "sub"]);
+    }
+    // Nor the secret one.
+    let o = gen(&dir.join("missing/sk"), &dir.join("pk"));
+    assert_eq!(code(&o), 3);
+    assert_eq!(listing(&dir), ["plain", "sub"]);
+
+    // Success: both files, the secret one 0600, nothing else.
+    let o = gen(&dir.join("sk"), &dir.join("sub/pk"));
+    assert_eq!(code(&o), 0, "{}", one_line(&o));
+    assert_eq!(listing(&dir), ["plain", "sk", "sub"]);
+    assert_eq!(listing(&dir.join("sub")), ["pk"]);
+    let mode = std::fs::metadata(dir.join("sk"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let sk: chunker::nix::SecretKey = std::fs::read_to_string(dir.join("sk"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        sk.public_key().to_string(),
+        std::fs::read_to_string(dir.join("sub/pk")).unwrap()
     );
 }
 

@@ -289,6 +289,60 @@ fn unpack_refuses_existing_target_and_restores_single_nodes() {
     assert_eq!(std::fs::read_link(t.path("l2")).unwrap(), Path::new("x"));
 }
 
+/// A failed unpack removes the target it created (it did not exist before), whatever
+/// the NAR held when it failed; an existing target is never touched.
+#[test]
+fn failed_unpack_leaves_nothing() {
+    let t = TempDir::new("unpack-fail");
+    make_tree(&t.path("tree"));
+    let mut nar = Vec::new();
+    pack(t.path("tree"), &mut nar).unwrap();
+    // Cut at many points: after the root header, inside names, inside file contents,
+    // just before the end.
+    let cuts = (1..40)
+        .map(|k| 120 + k * (nar.len() - 128) / 40)
+        .chain([nar.len() - 8, nar.len() - 1]);
+    for (i, cut) in cuts.enumerate() {
+        let dest = t.path(&format!("d{i}"));
+        let e = unpack(&nar[..cut], &dest).unwrap_err();
+        assert!(
+            matches!(e, UnpackError::Nar(NarError::Truncated { .. })),
+            "cut {cut}: {e}"
+        );
+        assert!(
+            std::fs::symlink_metadata(&dest).is_err(),
+            "cut {cut}: {} left behind",
+            dest.display()
+        );
+    }
+    // A single file cut short, and an invalid entry deep in a directory.
+    let mut one = Vec::new();
+    write(&t.path("f"), &bytes(5000, 1), false);
+    pack(t.path("f"), &mut one).unwrap();
+    assert!(unpack(&one[..one.len() - 100], t.path("g")).is_err());
+    assert!(std::fs::symlink_metadata(t.path("g")).is_err());
+    let e = unpack(&dir_nar(&[b"a", b"b", b"b"])[..], t.path("h")).unwrap_err();
+    assert!(
+        matches!(e, UnpackError::Nar(NarError::Unsorted { .. })),
+        "{e}"
+    );
+    assert!(std::fs::symlink_metadata(t.path("h")).is_err());
+    // An existing target: refused and left as it was.
+    std::fs::create_dir(t.path("mine")).unwrap();
+    std::fs::write(t.path("mine/keep"), b"k").unwrap();
+    assert!(matches!(
+        unpack(&nar[..], t.path("mine")),
+        Err(UnpackError::Exists { .. })
+    ));
+    assert_eq!(std::fs::read(t.path("mine/keep")).unwrap(), b"k");
+    // The whole NAR still unpacks.
+    unpack(&nar[..], t.path("whole")).unwrap();
+    assert_eq!(
+        nar_hash(t.path("whole")).unwrap(),
+        nar_hash(t.path("tree")).unwrap()
+    );
+}
+
 /// Many files across many batches, files just under, at and over the small-file limit
 /// and the batch size, and a large file last: the parallel hash equals the sequential
 /// one (whose bytes equal Nix's, above) on every subtree and on the whole.
@@ -378,6 +432,46 @@ fn unsupported_file_types_are_errors() {
     );
     let err = pack(t.path("missing"), io::sink()).unwrap_err();
     assert!(matches!(err, PackError::Read { .. }), "{err}");
+}
+
+/// A root that cannot be read: `Encoder::open` says so up front, naming the path, and
+/// the lazy `Encoder::new` fails its first read without producing any byte.
+#[test]
+fn unreadable_root_is_reported_before_any_byte() {
+    let t = TempDir::new("root");
+    let missing = t.path("missing");
+    let err = Encoder::open(&missing).unwrap_err();
+    assert!(
+        matches!(&err, PackError::Read { path, source } if *path == missing && source.kind() == io::ErrorKind::NotFound),
+        "{err}"
+    );
+    let mut lazy = Encoder::new(&missing);
+    let mut buf = [0u8; 64];
+    let err = PackError::from_io(lazy.read(&mut buf).unwrap_err());
+    assert!(matches!(err, PackError::Read { .. }), "{err}");
+    assert_eq!(lazy.position(), 0);
+    assert_eq!(lazy.read(&mut buf).unwrap(), 0);
+    // A FIFO root is refused before it is opened (opening would block).
+    let fifo = t.path("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    assert!(matches!(
+        Encoder::open(&fifo),
+        Err(PackError::UnsupportedType { kind: "fifo", .. })
+    ));
+    // A readable root: the same bytes either way.
+    write(&t.path("f"), b"abc", false);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    Encoder::open(t.path("f"))
+        .unwrap()
+        .read_to_end(&mut a)
+        .unwrap();
+    Encoder::new(t.path("f")).read_to_end(&mut b).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(&a[8..21], b"nix-archive-1");
 }
 
 // ---- hand-built NARs -------------------------------------------------------------
@@ -589,11 +683,96 @@ fn depth_is_limited() {
         s(&mut n, b")");
         n
     }
+    // Far above real trees (Nix 2.8 restores any depth; the old limit of 64 refused a
+    // 70-level tree we had written).
+    const { assert!(MAX_DEPTH >= 1024) };
+    assert_eq!(read_all(&nested(70)).unwrap(), 71);
+    assert_eq!(read_all(&nested(MAX_DEPTH - 1)).unwrap(), MAX_DEPTH);
     assert_eq!(read_all(&nested(MAX_DEPTH)).unwrap(), MAX_DEPTH + 1);
-    assert!(matches!(
-        read_all(&nested(MAX_DEPTH + 1)),
-        Err(NarError::TooDeep { limit: 64, .. })
-    ));
+    match read_all(&nested(MAX_DEPTH + 1)) {
+        Err(NarError::TooDeep { limit, offset }) => {
+            assert_eq!(limit, MAX_DEPTH);
+            // At the "entry" one level too deep: the magic and the root's header
+            // (24 + 16 + 16 + 24 bytes), then MAX_DEPTH levels of 136 bytes ("entry"
+            // "(" "name" "d" "node" "(" "type": 16 each, "directory": 24).
+            assert_eq!(offset as usize, 80 + MAX_DEPTH * 136);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A hostile NAR nested 100,000 levels: refused at the limit, in constant stack.
+    let e = read_all(&nested(100_000)).unwrap_err();
+    assert!(matches!(e, NarError::TooDeep { .. }), "{e}");
+}
+
+/// A directory chain with its deepest entry (a file) `depth` components below `root`.
+fn deep_tree(root: &Path, depth: usize) {
+    let mut dir = root.to_path_buf();
+    for _ in 1..depth {
+        dir.push("d");
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("f"), b"bottom").unwrap();
+}
+
+/// We read every NAR we write: the writers refuse what the reader would. At the limit
+/// a tree packs, reads, unpacks, and equals Nix both ways; one level more is refused by
+/// every writer, and Nix's NAR of it by the reader, with typed errors.
+#[test]
+fn depth_limit_is_the_same_for_writers_and_reader() {
+    let t = TempDir::new("deep");
+    for depth in [70, MAX_DEPTH] {
+        let root = t.path(&format!("ok{depth}"));
+        deep_tree(&root, depth);
+        let mut nar = Vec::new();
+        let summary = pack(&root, &mut nar).unwrap();
+        assert_eq!(nar_hash_parallel(&root).unwrap(), summary);
+        let mut r = NarReader::new(&nar[..]);
+        let mut deepest = 0;
+        while let Some(e) = r.next_entry().unwrap() {
+            deepest = deepest.max(e.depth);
+        }
+        assert_eq!(deepest, depth);
+        let out = t.path(&format!("out{depth}"));
+        unpack(&nar[..], &out).unwrap();
+        assert_eq!(nar_hash(&out).unwrap(), summary);
+        if have_nix() {
+            assert!(
+                nix_dump(&root) == nar,
+                "depth {depth}: differs from nix-store --dump"
+            );
+            let theirs = t.path(&format!("nix{depth}"));
+            nix_restore(&nar, &theirs);
+            assert_eq!(nar_hash(&theirs).unwrap(), summary);
+        }
+    }
+
+    let root = t.path("over");
+    deep_tree(&root, MAX_DEPTH + 1);
+    let too_deep = |e: PackError| match e {
+        PackError::TooDeep { path, limit } => {
+            assert_eq!(limit, MAX_DEPTH);
+            assert_eq!(
+                path.components().count(),
+                root.components().count() + MAX_DEPTH + 1
+            );
+        }
+        other => panic!("{other}"),
+    };
+    too_deep(pack(&root, io::sink()).unwrap_err());
+    too_deep(nar_hash(&root).unwrap_err());
+    too_deep(nar_hash_parallel(&root).unwrap_err());
+    let mut enc = Encoder::new(&root);
+    let e = io::copy(&mut enc, &mut io::sink()).unwrap_err();
+    too_deep(PackError::from_io(e));
+    if have_nix() {
+        // Nix writes it; the reader refuses it (and unpack creates nothing it keeps).
+        let nar = nix_dump(&root);
+        let e = read_all(&nar).unwrap_err();
+        assert!(
+            matches!(e, NarError::TooDeep { limit, .. } if limit == MAX_DEPTH),
+            "{e}"
+        );
+    }
 }
 
 #[test]
@@ -643,6 +822,9 @@ fn unpack_never_escapes() {
         "{err}"
     );
     assert!(!outside.join("evil").exists());
+    // The tree begun before the error (the symlink) is removed, the link not followed.
+    assert!(std::fs::symlink_metadata(t.path("dest")).is_err());
+    assert!(outside.is_dir());
     for bad in [&b".."[..], b"../x", b"/etc"] {
         let n = dir_nar(&[bad]);
         let dest = t.path(&format!("dest-{}", bad.len()));

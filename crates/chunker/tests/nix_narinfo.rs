@@ -39,8 +39,16 @@ fn cache_nixos_org_vector_verifies() {
     let mut t = info.clone();
     t.references.pop();
     assert!(t.verify(std::slice::from_ref(&key)).is_err());
+    // The order the references are listed in is not signed: Nix sorts them.
     let mut t = info.clone();
-    t.references.swap(0, 1); // listed order is what is checked
+    t.references.swap(0, 1);
+    t.references.reverse();
+    assert_eq!(t.fingerprint(), CURL_FINGERPRINT);
+    assert_eq!(t.verify(std::slice::from_ref(&key)), Ok(1));
+    // A reference replaced (same count) does not verify in any order.
+    let mut t = info.clone();
+    t.references[1] = "6w8g7njm4mck5dmjxws0z1xnrxvl81xa-glibc-2.34-116".into();
+    t.references.reverse();
     assert!(t.verify(std::slice::from_ref(&key)).is_err());
     // Unsigned fields do not matter.
     let mut t = info.clone();
@@ -64,6 +72,34 @@ fn cache_nixos_org_vector_verifies() {
     assert_eq!(t.verify(&[key]), Err(VerifyError::NoSignature));
     // Rendering keeps Nix's order and the parsed values.
     assert_eq!(info.to_string(), CURL);
+}
+
+/// Some old cache.nixos.org narinfos were signed over the references in their listed
+/// (unsorted) order: such a signature verifies too, and only in that order.
+#[test]
+fn signature_over_listed_order_verifies() {
+    let key = SecretKey::generate("legacy-1").unwrap();
+    let mut info = NarInfo::parse(CURL).unwrap();
+    info.sigs.clear();
+    info.references.reverse();
+    let listed = info.fingerprint_listed_order();
+    assert_ne!(listed, info.fingerprint());
+    assert_eq!(info.fingerprint(), CURL_FINGERPRINT);
+    info.sigs.push(key.sign(listed.as_bytes()));
+    assert_eq!(info.verify(&[key.public_key()]), Ok(1));
+    // Another unsorted order is neither the listed nor the sorted one.
+    info.references.swap(0, 1);
+    assert_eq!(
+        info.verify(&[key.public_key()]),
+        Err(VerifyError::Invalid {
+            key_name: "legacy-1".into()
+        })
+    );
+    // Duplicates are one reference to Nix (a set), as in sign().
+    let mut info = NarInfo::parse(CURL).unwrap();
+    let first = info.references[0].clone();
+    info.references.push(first);
+    assert_eq!(info.fingerprint(), CURL_FINGERPRINT);
 }
 
 #[test]
@@ -219,6 +255,74 @@ fn key_formats() {
     assert!(format!("n:{}", "A".repeat(100_000))
         .parse::<Signature>()
         .is_err());
+    // The exact decoded length, not an estimate (a 64-byte value is 88 characters).
+    assert_eq!(
+        format!("n:{}", b64.encode([1u8; 66]))
+            .parse::<PublicKey>()
+            .unwrap_err(),
+        KeyError::InvalidLength {
+            what: "public key",
+            length: 66,
+            expected: 32
+        }
+    );
+
+    // A key of the wrong kind is named, never shown.
+    let secret_text = k.to_nix_string();
+    let public_text = k.public_key().to_string();
+    let e = secret_text.parse::<PublicKey>().unwrap_err();
+    assert_eq!(
+        e,
+        KeyError::WrongKind {
+            what: "public key",
+            given: "secret key"
+        }
+    );
+    assert_eq!(e.to_string(), "this is a secret key; give the public key");
+    assert!(!format!("{e:?}").contains(&secret_text[7..]));
+    assert_eq!(
+        public_text.parse::<SecretKey>().unwrap_err(),
+        KeyError::WrongKind {
+            what: "secret key",
+            given: "public key"
+        }
+    );
+    // A secret key in a Sig: line is refused, not published as a signature.
+    assert_eq!(
+        secret_text.parse::<Signature>().unwrap_err(),
+        KeyError::WrongKind {
+            what: "signature",
+            given: "secret key"
+        }
+    );
+    // A signature (64 bytes, not a key pair) given as a public key: just the length.
+    let sig = k.sign(b"m").to_string();
+    assert_eq!(
+        sig.parse::<PublicKey>().unwrap_err(),
+        KeyError::InvalidLength {
+            what: "public key",
+            length: 64,
+            expected: 32
+        }
+    );
+    // No error message of any malformed form carries the key's base64.
+    let b = &secret_text[7..];
+    for bad in [
+        secret_text.to_string(),
+        b.to_owned(),
+        format!("test-1:{}", &b[..b.len() - 4]),
+        format!("test-1:{b}AAAA"),
+        format!("test 1:{b}"),
+        format!("test-1:{}", b.replace('=', "!")),
+    ] {
+        for e in [
+            bad.parse::<PublicKey>().map(drop).unwrap_err(),
+            bad.parse::<Signature>().map(drop).unwrap_err(),
+        ] {
+            assert!(!e.to_string().contains(&b[..20]), "{e}");
+            assert!(!format!("{e:?}").contains(&b[..20]), "{e:?}");
+        }
+    }
     assert!(SecretKey::generate("bad:name").is_err());
     assert!(SecretKey::generate("").is_err());
     // Two generated keys differ.
@@ -293,6 +397,49 @@ fn our_signature_equals_nix_copy() {
         secret.sign(info.fingerprint().as_bytes()).to_string(),
         info.sigs[0].to_string()
     );
+    // The References line reordered: `nix store verify` still accepts the signature
+    // (Nix signs the sorted set), and so do we.
+    let narinfo = dir.join(format!("cache/{hash_part}.narinfo"));
+    let reordered = written.replace(
+        &format!("References: {}", info.references.join(" ")),
+        &format!(
+            "References: {}",
+            info.references
+                .iter()
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    );
+    assert_ne!(reordered, written);
+    std::fs::write(&narinfo, &reordered).unwrap();
+    let store = format!("file://{}/cache", dir.display());
+    let pk = std::fs::read_to_string(dir.join("pk")).unwrap();
+    let nix_verify = |dir: &Path| {
+        std::process::Command::new("nix")
+            .args(["store", "verify", "--store", &store])
+            .args(["--trusted-public-keys", &pk, &path])
+            .env("NIX_CONFIG", chunker_testdata::support::NIX_CONFIG)
+            .current_dir(dir)
+            .output()
+            .unwrap()
+    };
+    let o = nix_verify(dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let parsed = NarInfo::parse(&reordered).unwrap();
+    assert_eq!(parsed.verify(std::slice::from_ref(&public)), Ok(1));
+    // The oracle does check: a reference dropped fails for Nix and for us.
+    let dropped = written.replace(&format!(" {}", info.references[1]), "");
+    assert_ne!(dropped, written);
+    std::fs::write(&narinfo, &dropped).unwrap();
+    assert!(!nix_verify(dir).status.success());
+    assert!(NarInfo::parse(&dropped)
+        .unwrap()
+        .verify(std::slice::from_ref(&public))
+        .is_err());
+    std::fs::write(&narinfo, &written).unwrap();
+
     // NarHash/NarSize equal ours.
     let summary = chunker::nix::nar_hash(&path).unwrap();
     assert_eq!(info.nar_hash, summary.nar_hash);

@@ -20,7 +20,7 @@ pub fn run(args: ChunkArgs) -> Result<()> {
     let input = match &args.nar {
         // The NAR is produced on the fly and never written anywhere.
         Some(path) => input::Input {
-            reader: Box::new(chunker::nix::Encoder::new(path)),
+            reader: Box::new(chunker::nix::Encoder::open(path).map_err(super::nar::pack_error)?),
             name: path.display().to_string(),
             len: None,
         },

@@ -23,7 +23,9 @@ pub fn run(c: NarCommand) -> Result<()> {
 pub fn pack_error(e: PackError) -> CliError {
     match e {
         PackError::Write(io) => write_err(io),
-        e @ PackError::UnsupportedType { .. } => CliError::new(Code::Data, e),
+        e @ (PackError::UnsupportedType { .. } | PackError::TooDeep { .. }) => {
+            CliError::new(Code::Data, e)
+        }
         e => CliError::new(Code::Io, e),
     }
 }
@@ -42,7 +44,7 @@ fn nar_error(e: NarError, name: &str) -> CliError {
 
 fn pack(path: PathBuf) -> Result<()> {
     // Like `nix-store --dump`: no NarHash here (use `hash --nar`), just the bytes.
-    let mut encoder = nix::Encoder::new(&path);
+    let mut encoder = nix::Encoder::open(&path).map_err(pack_error)?;
     let mut buf = vec![0u8; 256 << 10];
     let mut out = io::stdout().lock();
     loop {
@@ -59,10 +61,18 @@ fn pack(path: PathBuf) -> Result<()> {
 
 fn unpack(file: PathBuf, dest: PathBuf) -> Result<()> {
     let input = input::open(&Some(file))?;
+    // On failure the library has removed DEST again, or says it could not.
     match nix::unpack(input.reader, &dest) {
         Ok(()) => Ok(()),
         Err(UnpackError::Nar(e)) => Err(nar_error(e, &input.name)),
-        Err(e) => Err(CliError::new(Code::Io, e)),
+        Err(e) => {
+            let code = match e.cause() {
+                UnpackError::Nar(NarError::Io { .. }) => Code::Io,
+                UnpackError::Nar(_) => Code::Data,
+                _ => Code::Io,
+            };
+            Err(CliError::new(code, e))
+        }
     }
 }
 

@@ -28,11 +28,17 @@ pub fn run(c: NarinfoCommand) -> Result<()> {
             public_key,
             narinfo,
         } => {
+            // The value is never shown: it may be a secret key pasted by mistake.
+            let many = public_key.len() > 1;
             let keys = public_key
                 .iter()
-                .map(|k| {
+                .enumerate()
+                .map(|(i, k)| {
                     k.parse::<PublicKey>()
-                        .with_context(|| format!("invalid --public-key {k:?}"))
+                        .with_context(|| match many {
+                            true => format!("invalid --public-key (#{})", i + 1),
+                            false => "invalid --public-key".to_owned(),
+                        })
                         .code(Code::Usage)
                 })
                 .collect::<Result<Vec<_>>>()?;

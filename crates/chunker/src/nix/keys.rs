@@ -9,6 +9,10 @@
 //! signature Nix writes. Verification is strict ([`ed25519_dalek::VerifyingKey::verify_strict`]:
 //! no small-order keys, no malleable signatures).
 //!
+//! Parse errors never contain the text parsed: a secret key pasted where the public key
+//! belongs is reported as [`KeyError::WrongKind`] ("this is a secret key; give the public
+//! key"), not echoed.
+//!
 //! ```
 //! use chunker::nix::{PublicKey, SecretKey};
 //!
@@ -73,6 +77,15 @@ pub enum KeyError {
         /// `"secret key"` or `"public key"`.
         what: &'static str,
     },
+    /// A key of another kind was given, e.g. a secret key where the public key belongs.
+    /// Nothing of the key is in the message.
+    #[error("this is a {given}; give the {what}")]
+    WrongKind {
+        /// What was expected: `"secret key"`, `"public key"` or `"signature"`.
+        what: &'static str,
+        /// What was given: `"secret key"` or `"public key"`.
+        given: &'static str,
+    },
     /// The operating system's random number generator failed.
     #[error("cannot get random bytes from the operating system: {reason}")]
     Random {
@@ -85,7 +98,41 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-/// Split `name:base64` and decode into `out`, which must be exactly filled.
+/// Longest decoded value looked at: a secret key or a signature (64 bytes).
+const MAX_DECODED: usize = 64;
+
+/// The exact number of bytes canonical padded base64 `b64` decodes to, from its length
+/// and padding alone (nothing is decoded); `None` if it cannot be canonical base64.
+fn decoded_len(b64: &str) -> Option<usize> {
+    if !b64.len().is_multiple_of(4) {
+        return None;
+    }
+    let pad = b64.bytes().rev().take_while(|&c| c == b'=').count();
+    if pad > 2 {
+        return None;
+    }
+    (b64.len() / 4 * 3).checked_sub(pad)
+}
+
+/// What a decoded value of the wrong length is, judged by its bytes, for an error that
+/// names it without showing it: a secret key (seed ‖ matching public key) or, when a
+/// secret key was wanted, a public key.
+fn kind_of(bytes: &[u8], wanted: &'static str) -> Option<&'static str> {
+    if let Ok(pair) = <&[u8; 64]>::try_from(bytes) {
+        if SigningKey::from_keypair_bytes(pair).is_ok() {
+            return Some("secret key");
+        }
+    }
+    if let Ok(public) = <&[u8; 32]>::try_from(bytes) {
+        if wanted == "secret key" && VerifyingKey::from_bytes(public).is_ok() {
+            return Some("public key");
+        }
+    }
+    None
+}
+
+/// Split `name:base64` and decode into `out`, which must be exactly filled. Errors never
+/// contain any of `s`: it may be a secret key given where a public one belongs.
 fn decode_into(s: &str, what: &'static str, out: &mut [u8]) -> Result<String, KeyError> {
     let (name, b64) = s
         .trim()
@@ -94,24 +141,24 @@ fn decode_into(s: &str, what: &'static str, out: &mut [u8]) -> Result<String, Ke
     if !valid_name(name) {
         return Err(KeyError::InvalidName { what });
     }
-    // Bound before decoding: base64 of N bytes is at most 4*ceil(N/3) characters.
-    let max_chars = out.len().div_ceil(3) * 4;
-    if b64.len() > max_chars + 4 {
-        return Err(KeyError::InvalidLength {
-            what,
-            length: b64.len() / 4 * 3,
-            expected: out.len(),
-        });
+    // The length is known before decoding; only values up to 64 bytes are decoded.
+    let length = decoded_len(b64).ok_or(KeyError::InvalidBase64 { what })?;
+    let wrong_length = KeyError::InvalidLength {
+        what,
+        length,
+        expected: out.len(),
+    };
+    if length > MAX_DECODED {
+        return Err(wrong_length);
     }
-    let mut buf = Zeroizing::new([0u8; 128]);
+    let mut buf = Zeroizing::new([0u8; MAX_DECODED]);
     let n = BASE64
         .decode_slice(b64, &mut buf[..])
         .map_err(|_| KeyError::InvalidBase64 { what })?;
     if n != out.len() {
-        return Err(KeyError::InvalidLength {
-            what,
-            length: n,
-            expected: out.len(),
+        return Err(match kind_of(&buf[..n], what) {
+            Some(given) => KeyError::WrongKind { what, given },
+            None => wrong_length,
         });
     }
     out.copy_from_slice(&buf[..n]);
@@ -292,11 +339,23 @@ impl Signature {
 impl FromStr for Signature {
     type Err = KeyError;
 
-    /// Parse `name:base64(64 bytes)` (surrounding whitespace ignored).
+    /// Parse `name:base64(64 bytes)` (surrounding whitespace ignored). A secret key has
+    /// the same form: one is refused ([`KeyError::WrongKind`]) rather than taken for a
+    /// signature and published.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut bytes = [0u8; 64];
-        let name = decode_into(s, "signature", &mut bytes)?;
-        Ok(Signature { name, bytes })
+        let what = "signature";
+        let mut bytes = Zeroizing::new([0u8; 64]);
+        let name = decode_into(s, what, &mut bytes[..])?;
+        if kind_of(&bytes[..], what).is_some() {
+            return Err(KeyError::WrongKind {
+                what,
+                given: "secret key",
+            });
+        }
+        Ok(Signature {
+            name,
+            bytes: *bytes,
+        })
     }
 }
 

@@ -113,8 +113,9 @@ pub enum VerifyError {
 
 /// The contents of a narinfo file.
 ///
-/// Fields hold what the file says; references keep their listed order (a signature is
-/// checked over that order; [`sign`](NarInfo::sign) sorts them first, as Nix does).
+/// Fields hold what the file says; references keep their listed order (the
+/// [fingerprint](NarInfo::fingerprint) sorts them, as Nix does; [`sign`](NarInfo::sign)
+/// also sorts the list itself, so the file lists them as Nix writes them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NarInfo {
@@ -342,9 +343,10 @@ impl NarInfo {
         self.store_path.rsplit_once('/').map_or("", |(dir, _)| dir)
     }
 
-    /// What a signature covers:
+    /// What a signature covers, as Nix computes it:
     /// `1;<StorePath>;<NarHash>;<NarSize>;<references as full paths joined by ",">`,
-    /// references in their listed order, no trailing newline.
+    /// the references sorted bytewise and without duplicates (Nix holds them as a set, so
+    /// the order a narinfo lists them in does not matter), no trailing newline.
     ///
     /// ```
     /// use chunker::nix::NarInfo;
@@ -355,13 +357,31 @@ impl NarInfo {
     ///     "1;/nix/store/2jmiqxxd2z4ypk8am71rc6kffqzgma57-t;\
     ///      sha256:0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73;120;"
     /// );
-    /// info.references.push("hb09lmdvs22v5ianga0vgpi9k446q3kw-dep".into());
-    /// assert!(info.fingerprint().ends_with(";120;/nix/store/hb09lmdvs22v5ianga0vgpi9k446q3kw-dep"));
+    /// info.references.push("vb09lmdvs22v5ianga0vgpi9k446q3kw-b".into());
+    /// info.references.push("hb09lmdvs22v5ianga0vgpi9k446q3kw-a".into());
+    /// assert!(info.fingerprint().ends_with(
+    ///     ";120;/nix/store/hb09lmdvs22v5ianga0vgpi9k446q3kw-a,/nix/store/vb09lmdvs22v5ianga0vgpi9k446q3kw-b"
+    /// ));
     /// ```
     pub fn fingerprint(&self) -> String {
+        let mut refs: Vec<&str> = self.references.iter().map(String::as_str).collect();
+        refs.sort_unstable();
+        refs.dedup();
+        self.fingerprint_of(&refs)
+    }
+
+    /// The fingerprint with the references in the order the narinfo lists them, which
+    /// some old cache.nixos.org entries were signed over. [`verify`](NarInfo::verify)
+    /// accepts a signature over either form.
+    pub fn fingerprint_listed_order(&self) -> String {
+        let refs: Vec<&str> = self.references.iter().map(String::as_str).collect();
+        self.fingerprint_of(&refs)
+    }
+
+    fn fingerprint_of(&self, refs: &[&str]) -> String {
         let dir = self.store_dir();
         let mut s = format!("1;{};{};{};", self.store_path, self.nar_hash, self.nar_size);
-        for (i, r) in self.references.iter().enumerate() {
+        for (i, r) in refs.iter().enumerate() {
             if i > 0 {
                 s.push(',');
             }
@@ -396,19 +416,31 @@ impl NarInfo {
         self.sigs.sort_by_cached_key(|s| s.to_string());
     }
 
-    /// Check the signatures against `trusted` keys (matched by name) over the
-    /// fingerprint with the references in their listed order. Returns how many verify;
-    /// an error when none does.
+    /// Check the signatures against `trusted` keys (matched by name). Returns how many
+    /// verify; an error when none does.
+    ///
+    /// A signature is accepted over the [fingerprint](NarInfo::fingerprint) Nix computes
+    /// (references sorted, so a narinfo whose `References:` line is reordered still
+    /// verifies, as it does for `nix store verify`) or over the
+    /// [listed order](NarInfo::fingerprint_listed_order) (how some old cache.nixos.org
+    /// entries were signed). Both cover the same store path, NarHash, NarSize and
+    /// reference set; only the order of the references differs.
     pub fn verify(&self, trusted: &[PublicKey]) -> Result<usize, VerifyError> {
         if self.sigs.is_empty() {
             return Err(VerifyError::NoSignature);
         }
-        let fp = self.fingerprint();
+        let sorted = self.fingerprint();
+        let listed = self.fingerprint_listed_order();
+        let fps: &[&str] = if listed == sorted {
+            &[&sorted]
+        } else {
+            &[&sorted, &listed]
+        };
         let mut good = 0;
         let mut bad = None;
         for sig in &self.sigs {
             for key in trusted.iter().filter(|k| k.name() == sig.key_name()) {
-                if key.verify(fp.as_bytes(), sig) {
+                if fps.iter().any(|fp| key.verify(fp.as_bytes(), sig)) {
                     good += 1;
                 } else if bad.is_none() {
                     bad = Some(sig.key_name().to_owned());

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     put_dir_start, put_entry_start, put_file_end, put_file_start, put_str, put_symlink, MAGIC,
+    MAX_DEPTH,
 };
 use crate::hash::{Digest, HashAlgorithm, Hasher};
 
@@ -41,6 +42,15 @@ pub enum PackError {
         /// Its size when the NAR header was written.
         expected: u64,
     },
+    /// A directory entry deeper than [`MAX_DEPTH`](super::MAX_DEPTH) path components
+    /// below the root: refused, since [`NarReader`](super::NarReader) would refuse it.
+    #[error("{}: nested deeper than {limit} levels below the archived path", path.display())]
+    TooDeep {
+        /// The first entry too deep.
+        path: PathBuf,
+        /// The limit.
+        limit: usize,
+    },
     /// Writing the NAR failed.
     #[error("writing NAR output")]
     Write(#[source] io::Error),
@@ -52,6 +62,7 @@ impl PackError {
         let kind = match &self {
             PackError::Read { source, .. } | PackError::Write(source) => source.kind(),
             PackError::UnsupportedType { .. } => io::ErrorKind::Unsupported,
+            PackError::TooDeep { .. } => io::ErrorKind::InvalidInput,
             PackError::Changed { .. } => io::ErrorKind::UnexpectedEof,
         };
         io::Error::new(kind, self)
@@ -97,6 +108,8 @@ struct Dir {
 
 #[derive(Debug)]
 enum Next {
+    /// The magic and the root node, not yet looked at.
+    Root(PathBuf),
     Node(PathBuf),
     Entry,
     Done,
@@ -105,10 +118,12 @@ enum Next {
 /// A file system path as a stream of NAR bytes: [`Read`] it to get exactly what
 /// `nix-store --dump PATH` writes.
 ///
-/// Nothing is touched until the first read. Regular file contents are read straight
-/// into the caller's buffer; memory holds only the sorted listings of the directories
-/// on the current path. Errors are [`io::Error`]s wrapping a [`PackError`] (recover it
-/// with [`PackError::from_io`]); an error ends the stream.
+/// [`Encoder::new`] touches nothing until the first read; [`Encoder::open`] looks at the
+/// root path first, so that a missing or unreadable path is an error before any reading
+/// starts. Either way no byte is produced for a root that cannot be read. Regular file
+/// contents are read straight into the caller's buffer; memory holds only the sorted
+/// listings of the directories on the current path. Errors are [`io::Error`]s wrapping a
+/// [`PackError`] (recover it with [`PackError::from_io`]); an error ends the stream.
 ///
 /// ```
 /// use std::io::Read;
@@ -139,20 +154,37 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// An encoder for `path` (a file, a symlink — not followed — or a directory).
+    /// An encoder for `path` (a file, a symlink — not followed — or a directory). The
+    /// path is first looked at by the first read.
     pub fn new(path: impl Into<PathBuf>) -> Encoder {
-        let mut pending = Vec::with_capacity(256);
-        put_str(&mut pending, MAGIC);
         Encoder {
-            pending,
+            pending: Vec::with_capacity(256),
             pending_pos: 0,
             file: None,
             stack: Vec::new(),
-            next: Next::Node(path.into()),
+            next: Next::Root(path.into()),
             deferred: None,
             failed: false,
             produced: 0,
         }
+    }
+
+    /// An encoder for `path` that looks at the root now (and lists it, or opens it if it
+    /// is a file): a path that does not exist or cannot be read is a
+    /// [`PackError::Read`] naming it, rather than an error from the first read.
+    ///
+    /// ```
+    /// use chunker::nix::{Encoder, PackError};
+    ///
+    /// let missing = std::env::temp_dir().join("chunker-enc-open-doc-missing");
+    /// let err = Encoder::open(&missing).unwrap_err();
+    /// assert!(matches!(err, PackError::Read { ref path, .. } if *path == missing));
+    /// assert!(err.to_string().starts_with("cannot read "));
+    /// ```
+    pub fn open(path: impl Into<PathBuf>) -> Result<Encoder, PackError> {
+        let mut encoder = Encoder::new(path);
+        encoder.step()?;
+        Ok(encoder)
     }
 
     /// NAR bytes produced so far.
@@ -221,9 +253,17 @@ impl Encoder {
     fn step(&mut self) -> Result<bool, PackError> {
         match std::mem::replace(&mut self.next, Next::Done) {
             Next::Done => Ok(false),
+            Next::Root(path) => {
+                // The magic goes out with the root's header, or not at all.
+                self.push_pending();
+                put_str(&mut self.pending, MAGIC);
+                self.start_node(path).map(|()| true)
+            }
             Next::Node(path) => self.start_node(path).map(|()| true),
             Next::Entry => {
                 self.push_pending();
+                // An entry of the innermost open directory is this deep below the root.
+                let depth = self.stack.len();
                 let dir = self
                     .stack
                     .last_mut()
@@ -231,6 +271,7 @@ impl Encoder {
                 match dir.names.next() {
                     Some(name) => {
                         let path = dir.path.join(&name);
+                        check_depth(depth, &path)?;
                         put_entry_start(&mut self.pending, name.as_bytes());
                         self.next = Next::Node(path);
                     }
@@ -386,6 +427,17 @@ pub fn nar_hash(path: impl AsRef<Path>) -> Result<NarSummary, PackError> {
 /// Whether NAR marks a regular file executable: the owner execute bit, as Nix does.
 pub(super) fn is_executable(meta: &fs::Metadata) -> bool {
     meta.permissions().mode() & 0o100 != 0
+}
+
+/// Refuse an entry `depth` components below the root when the reader would refuse it.
+pub(super) fn check_depth(depth: usize, path: &Path) -> Result<(), PackError> {
+    if depth > MAX_DEPTH {
+        return Err(PackError::TooDeep {
+            path: path.to_path_buf(),
+            limit: MAX_DEPTH,
+        });
+    }
+    Ok(())
 }
 
 /// A symlink's target, unchanged.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use super::encode::{is_executable, read_link, sorted_names, unsupported};
+use super::encode::{check_depth, is_executable, read_link, sorted_names, unsupported};
 use super::{
     put_dir_start, put_entry_start, put_file_end, put_file_start, put_str, put_symlink, NarSummary,
     PackError, MAGIC,
@@ -301,12 +301,14 @@ impl Walker {
                 }
                 continue;
             }
+            let depth = stack.len();
             let Some((dir, names)) = stack.last_mut() else {
                 return Ok(());
             };
             match names.next() {
                 Some(name) => {
                     let path = dir.join(&name);
+                    check_depth(depth, &path)?;
                     self.add_head(|h| put_entry_start(h, name.as_bytes()))?;
                     next = Some(path);
                 }

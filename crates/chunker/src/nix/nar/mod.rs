@@ -25,6 +25,9 @@
 //!   contents are read through [`NarReader::contents`] and never buffered whole.
 //! - [`unpack`]: restore a NAR to a new directory; never writes outside it.
 //!
+//! Every limit the reader checks (name and target lengths, [`MAX_DEPTH`]) is also one the
+//! writers keep, so what this crate writes it can read back.
+//!
 //! The bytes are identical to `nix-store --dump` (tested against Nix itself).
 
 mod encode;
@@ -46,8 +49,18 @@ pub const MAX_NAME_LEN: usize = 255;
 /// Longest symlink target accepted when reading (bytes).
 pub const MAX_TARGET_LEN: usize = 4096;
 
-/// Deepest entry accepted when reading: path components below the root, as in Nix.
-pub const MAX_DEPTH: usize = 64;
+/// Deepest entry, in path components below the root, that [`NarReader`] accepts and
+/// that [`Encoder`], [`pack`], [`nar_hash`] and [`nar_hash_parallel`] write: a NAR we
+/// write we can always read. Deeper trees are a [`PackError::TooDeep`] /
+/// [`NarError::TooDeep`].
+///
+/// Why 1024: real trees are far shallower (deep `node_modules` chains reach tens of
+/// levels; `nix-store --restore` accepts any depth), yet the reader's memory stays
+/// bounded (at most one 255-byte name per open directory plus the current path, about
+/// 0.5 MiB at this depth), and 1024 levels of one-character names keep every path
+/// under `PATH_MAX` (4096 bytes), which both Nix 2.8 and this crate need to reach a
+/// file by its path. The parsers are iterative, so depth never grows the call stack.
+pub const MAX_DEPTH: usize = 1024;
 
 /// Zero bytes that pad a string of `len` bytes to a multiple of 8.
 pub(crate) const fn padding(len: u64) -> usize {

@@ -196,7 +196,7 @@ enum State {
 /// [`contents`](NarReader::contents) reads its bytes (skipped if not read). Checks what
 /// Nix checks: the magic, zero padding, names sorted strictly increasing, no empty /
 /// `.` / `..` / `/` / NUL names, names ≤ 255 bytes, symlink targets ≤ 4096 bytes,
-/// depth ≤ 64. Every length is bounded before anything is allocated; file contents are
+/// depth ≤ [`MAX_DEPTH`] (1024). Every length is bounded before anything is allocated; file contents are
 /// streamed. The reader stops after the root node and never reads past the NAR.
 ///
 /// ```

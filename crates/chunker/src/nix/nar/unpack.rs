@@ -30,6 +30,29 @@ pub enum UnpackError {
         #[source]
         source: io::Error,
     },
+    /// Unpacking failed (`source`) and the partly written tree could not be removed
+    /// either: it is left at `path`.
+    #[error("{} is left incomplete (removing it failed: {cleanup})", path.display())]
+    LeftIncomplete {
+        /// The target given to [`unpack`].
+        path: PathBuf,
+        /// Why removing it failed.
+        cleanup: io::Error,
+        /// Why unpacking failed.
+        #[source]
+        source: Box<UnpackError>,
+    },
+}
+
+impl UnpackError {
+    /// The error that stopped unpacking: for [`UnpackError::LeftIncomplete`] its cause,
+    /// else `self`.
+    pub fn cause(&self) -> &UnpackError {
+        match self {
+            UnpackError::LeftIncomplete { source, .. } => source.cause(),
+            e => e,
+        }
+    }
 }
 
 fn create_err(path: &Path, source: io::Error) -> UnpackError {
@@ -51,8 +74,11 @@ fn create_err(path: &Path, source: io::Error) -> UnpackError {
 /// file or symlink. Files are created new (never opened through an existing path),
 /// executables get the execute bits the umask allows. Entry names are validated by
 /// [`NarReader`] (no `/`, `.`, `..`, duplicates), so nothing is written outside `dest`
-/// and no symlink created here is ever followed. On error, what was created so far is
-/// left in place.
+/// and no symlink created here is ever followed.
+///
+/// On error after `dest` was created, `dest` is removed again: it did not exist before
+/// and this call made it, so no partial tree is left looking like a complete one. If
+/// removing it fails too, the error is [`UnpackError::LeftIncomplete`], naming it.
 ///
 /// ```
 /// use chunker::nix::{pack, unpack};
@@ -72,6 +98,31 @@ fn create_err(path: &Path, source: io::Error) -> UnpackError {
 /// ```
 pub fn unpack(reader: impl Read, dest: impl AsRef<Path>) -> Result<(), UnpackError> {
     let dest = dest.as_ref();
+    let mut created = false;
+    match restore(reader, dest, &mut created) {
+        Err(e) if created => match remove_tree(dest) {
+            Ok(()) => Err(e),
+            Err(cleanup) => Err(UnpackError::LeftIncomplete {
+                path: dest.to_owned(),
+                cleanup,
+                source: Box::new(e),
+            }),
+        },
+        result => result,
+    }
+}
+
+/// Remove what [`restore`] made at `dest` (a symlink itself, never its target).
+fn remove_tree(dest: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(dest)?.is_dir() {
+        fs::remove_dir_all(dest)
+    } else {
+        fs::remove_file(dest)
+    }
+}
+
+/// The body of [`unpack`]; sets `created` once `dest` exists by its doing.
+fn restore(reader: impl Read, dest: &Path, created: &mut bool) -> Result<(), UnpackError> {
     let mut nar = NarReader::new(reader);
     let mut target = PathBuf::new();
     while let Some(entry) = nar.next_entry()? {
@@ -80,13 +131,16 @@ pub fn unpack(reader: impl Read, dest: impl AsRef<Path>) -> Result<(), UnpackErr
         if !entry.path.is_empty() {
             target.push(std::ffi::OsStr::from_bytes(entry.path));
         }
+        let root = entry.path.is_empty();
         match entry.kind {
             EntryKind::Directory => {
                 fs::create_dir(&target).map_err(|e| create_err(&target, e))?;
+                *created |= root;
             }
             EntryKind::Symlink { target: link } => {
                 std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(link), &target)
                     .map_err(|e| create_err(&target, e))?;
+                *created |= root;
             }
             EntryKind::Regular { executable, .. } => {
                 let mut file = OpenOptions::new()
@@ -95,6 +149,7 @@ pub fn unpack(reader: impl Read, dest: impl AsRef<Path>) -> Result<(), UnpackErr
                     .mode(if executable { 0o777 } else { 0o666 })
                     .open(&target)
                     .map_err(|e| create_err(&target, e))?;
+                *created |= root;
                 io::copy(&mut nar.contents(), &mut file).map_err(|e| {
                     // A NAR error (truncation, read failure) wins over a write error.
                     match e.get_ref().map(|inner| inner.is::<NarError>()) {
