@@ -25,7 +25,12 @@ fn main() -> ExitCode {
             } else {
                 error::Code::Ok
             };
-            let _ = e.print();
+            // Help that cannot be written (`--help > /dev/full`) is an output error.
+            if let Err(io) = e.print() {
+                if code == error::Code::Ok {
+                    return error::write_err(io).report();
+                }
+            }
             return code.into();
         }
     };

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chunker::{
     Chunk, ChunkOptions, ChunkStream, Encoding, ReadAheadStream, StreamError, StreamSummary,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::cli::{ChunkArgs, Format};
 use crate::error::{write_err, Code, Result, WithCode};
@@ -21,7 +21,7 @@ pub fn run(args: ChunkArgs) -> Result<()> {
         // The NAR is produced on the fly and never written anywhere.
         Some(path) => input::Input {
             reader: Box::new(chunker::nix::Encoder::new(path)),
-            name: path.display().to_string(),
+            name: input::display(path),
             len: None,
         },
         None => input::open(&args.file)?,
@@ -114,8 +114,7 @@ pub fn run(args: ChunkArgs) -> Result<()> {
             writeln!(out).map_err(write_err)?;
         }
         Format::Json => {
-            let s = json!({
-                "file": input.name,
+            let mut s = json!({
                 "config": {"min": config.min_size(), "avg": config.avg_size(), "max": config.max_size()},
                 "hash": args.hash.algorithm().map(|a| a.name()),
                 "encoding": encoding.name(),
@@ -128,6 +127,14 @@ pub fn run(args: ChunkArgs) -> Result<()> {
                 "mb_per_s": mbps,
                 "stream_digest": stream_digest,
             });
+            // The path as given, lossless (a `file_bytes` array when it is not UTF-8).
+            let file = match (&args.nar, &args.file) {
+                (Some(p), _) | (None, Some(p)) => p.as_os_str().as_encoded_bytes(),
+                (None, None) => b"-",
+            };
+            if let Value::Object(m) = &mut s {
+                output::json_name(m, "file", file);
+            }
             writeln!(out, "\n],\"summary\":{s}}}").map_err(write_err)?;
         }
         Format::Csv => {}
