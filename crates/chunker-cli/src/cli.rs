@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::size::{parse_bench_size, parse_read_size, parse_size};
 
-const EXIT_CODES: &str = "\
+pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success (also when stdout is closed early, e.g. piped into `head`)
   1  other failure

@@ -13,10 +13,13 @@ mod size;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let args = match cli::Cli::try_parse() {
+    let parsed = with_exit_codes(cli::Cli::command())
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m));
+    let args = match parsed {
         Ok(a) => a,
         Err(e) => {
             // --help and --version print to stdout and succeed; usage errors exit 2.
@@ -46,4 +49,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.report(),
     }
+}
+
+/// Every command's `--help`, sub-subcommands included, ends with the exit codes.
+fn with_exit_codes(c: clap::Command) -> clap::Command {
+    c.after_help(cli::EXIT_CODES)
+        .mut_subcommands(with_exit_codes)
 }
