@@ -55,9 +55,18 @@ pub fn run(args: ChunkArgs) -> Result<()> {
         Format::Text => {}
     }
     while let Some(item) = stream.next() {
-        let chunk = item
-            .with_context(|| format!("reading {}", input.name))
-            .code(Code::Io)?;
+        let chunk = match item {
+            Ok(c) => c,
+            // Serialising PATH failed: the same message and code as `nar pack PATH`.
+            Err(StreamError::Read { source, .. }) if args.nar.is_some() => {
+                return Err(super::nar::pack_error(chunker::nix::PackError::from_io(
+                    source,
+                )));
+            }
+            Err(e) => Err(e)
+                .with_context(|| format!("reading {}", input.name))
+                .code(Code::Io)?,
+        };
         let digest = chunk.digest.map(|d| d.encode(encoding)).unwrap_or_default();
         match args.format {
             Format::Text => writeln!(out, "{}\t{}\t{}", chunk.offset, chunk.length, digest),
