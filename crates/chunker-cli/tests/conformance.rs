@@ -730,7 +730,8 @@ fn check(row: &Row, fx: &Fixtures, n: usize) -> Result<(), String> {
             // Nothing written: the reader sees end of input once we close.
             fifo_writer = None;
         }
-        if start.elapsed() > limit {
+        // Over the bound: stop it at once (it would take the machine's memory).
+        if start.elapsed() > limit || peak > MAX_RSS_KIB {
             child.kill().unwrap();
             child.wait().unwrap();
             break None;
@@ -747,6 +748,7 @@ fn check(row: &Row, fx: &Fixtures, n: usize) -> Result<(), String> {
     }
     let code = status.and_then(|s| s.code());
     match (row.expect, status) {
+        (_, None) if peak > MAX_RSS_KIB => {}
         (Runs, None) => {}
         (Runs, Some(st)) => problems.push(format!("ended ({st}) instead of streaming")),
         (_, None) => problems.push(format!("still running after {HANG:?}")),
