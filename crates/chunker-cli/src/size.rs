@@ -32,30 +32,32 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("invalid size {s:?}: too large"))
 }
 
+/// A size (see [`parse_size`]) in `range`; `what` and `shown` name the value and the
+/// range in the message.
+fn parse_size_in(
+    s: &str,
+    range: std::ops::RangeInclusive<usize>,
+    what: &str,
+    shown: &str,
+) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{s:?} is out of range: {what} must be {shown}"))
+    }
+}
+
 /// Bytes of generated benchmark data: a size (see [`parse_size`]) from 4K to 64G; less
 /// is too short to time, more is not a machine's memory.
 pub fn parse_bench_size(s: &str) -> Result<usize, String> {
-    let n = parse_size(s)?;
-    if (4 << 10..=64 << 30).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!(
-            "{s:?} is out of range: benchmark data must be 4K..=64G"
-        ))
-    }
+    parse_size_in(s, 4 << 10..=64 << 30, "benchmark data", "4K..=64G")
 }
 
 /// Bytes per read (`--read-size`): a size from 4K to 64M. Smaller reads cost a system
 /// call per few bytes; larger ones only grow the buffer.
 pub fn parse_read_size(s: &str) -> Result<usize, String> {
-    let n = parse_size(s)?;
-    if (4 << 10..=64 << 20).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!(
-            "{s:?} is out of range: the read size must be 4K..=64M"
-        ))
-    }
+    parse_size_in(s, 4 << 10..=64 << 20, "the read size", "4K..=64M")
 }
 
 /// `1536` → `1.5 KiB`.
