@@ -660,3 +660,32 @@ fn bench_stream_leaves_no_file_on_sigterm() {
     let left: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn progress_bar_never_mixes_with_rows_on_one_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: script(1) not installed");
+        return;
+    }
+    let dir = TempDir::new("tty");
+    let f = dir.file("in", &generate(Kind::Random, 300_000, 11));
+    // Input of unknown size that pauses, so a bar would be drawn meanwhile.
+    let feed = format!("(cat '{0}'; sleep 0.6; cat '{0}')", s(&f));
+    let chunk = format!("'{}' chunk - --read-size 4K", env!("CARGO_BIN_EXE_chunker"));
+    let on_tty = |redirect: &str| {
+        let o = Command::new("script")
+            .args(["-qec", &format!("{feed} | {chunk}{redirect}"), "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // stdout and stderr on the same terminal: rows and summary, no bar.
+    let both = on_tty("");
+    assert!(both.contains("# chunks"), "{both:?}");
+    assert!(!both.contains("[00:00:"), "bar among the rows: {both:?}");
+    // stdout elsewhere: the bar is drawn on the terminal (this harness can see one).
+    let bar = on_tty(" > /dev/null");
+    assert!(bar.contains("[00:00:"), "{bar:?}");
+}
