@@ -204,6 +204,7 @@ const OTHER_ROWS: &[(&str, &str, &str)] = &[
     ("bench cdc --size huge", "bench cdc --size 65G", "2"),
     ("bench cdc --repeat huge", "bench cdc --repeat 4294967296", "2"),
     ("bench cdc --threads huge", "bench cdc {DATA} --threads 99999999999999999999999", "2"),
+    ("bench cdc FILE over --size", "bench cdc {DATA} --size 4K", "4"),
     ("bench stream --size huge", "bench stream --size 99999999999G", "2"),
     ("decompress --max-output huge", "decompress {DATA} --max-output 99999999999G", "2"),
     ("decompress --max-output 0", "decompress {ZST} --max-output 0", "4"),
