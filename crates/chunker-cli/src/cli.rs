@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use chunker::{Encoding, HashAlgorithm, Preset};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::size::{parse_bench_size, parse_size};
+use crate::size::{parse_bench_size, parse_read_size, parse_size};
 
-const EXIT_CODES: &str = "\
+pub const EXIT_CODES: &str = "\
 Exit codes:
   0  success (also when stdout is closed early, e.g. piped into `head`)
   1  other failure
@@ -20,6 +20,13 @@ Exit codes:
 
 /// Content-defined chunking (FastCDC, cut points identical to the `fastcdc` crate's
 /// v2020), hashing and Nix encodings for binary caches.
+///
+/// Sizes (`--min`, `--read-size`, `--size`, …) are bytes, or a number with K, M or G:
+/// powers of 1024, so 64K, 64KB and 64KiB all mean 65536. FILE may be a FIFO; like
+/// `cat`, the command then waits for a writer. Names from data (NAR entries, symlink
+/// targets, paths) are escaped in text output (`\n`, `\t`, `\\`, `\xNN` for control
+/// characters and bytes that are not UTF-8); in JSON a name that is not UTF-8 is written
+/// as `<key>_bytes`, an array of its byte values, instead of the string `<key>`.
 #[derive(Debug, Parser)]
 #[command(name = "chunker", version, after_help = EXIT_CODES, propagate_version = true)]
 pub struct Cli {
@@ -33,7 +40,8 @@ pub enum Command {
     ///
     /// Rows are `offset length digest`. Text output ends with a summary line starting
     /// with `#` (count, mean/min/max size, bytes, throughput); `--format csv` has a
-    /// header row `offset,length,digest`; `--format json` prints one JSON document.
+    /// header row `offset,length,digest`; `--format json` prints one JSON document
+    /// (its summary's `mean` is always a float, also `0.0` for no chunks).
     /// A progress bar is drawn on stderr for large inputs when stderr is a terminal.
     #[command(after_help = EXIT_CODES)]
     Chunk(ChunkArgs),
@@ -46,7 +54,7 @@ pub enum Command {
     #[command(subcommand, after_help = EXIT_CODES)]
     Base32(Base32Command),
     /// Measure throughput against peers in the same run (see docs/BENCHMARKS.md).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     Bench(BenchCommand),
     /// NAR archives: pack a path (= `nix-store --dump`), unpack, list.
     #[command(subcommand, after_help = EXIT_CODES)]
@@ -193,8 +201,9 @@ pub struct ChunkArgs {
     /// FILE, without writing the NAR anywhere; the summary carries its NarHash.
     #[arg(long, value_name = "PATH", conflicts_with = "file")]
     pub nar: Option<PathBuf>,
-    /// Bytes per read from the input.
-    #[arg(long, value_parser = parse_size, default_value = "1M", value_name = "SIZE")]
+    /// Bytes per read from the input, 4K..=64M (K/M = powers of 1024; 64KB = 64KiB =
+    /// 65536).
+    #[arg(long, value_parser = parse_read_size, default_value = "1M", value_name = "SIZE")]
     pub read_size: usize,
     /// Read on the calling thread only. By default, with two or more CPUs, the input is
     /// read on a second thread while the first cuts and hashes (same output).
@@ -227,7 +236,8 @@ pub struct HashArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Base32Command {
-    /// Encode bytes: the raw bytes of FILE (or stdin), or of `--hex`.
+    /// Encode bytes: the raw bytes of FILE (or stdin; at most 64 MiB, more is exit
+    /// code 4), or of `--hex`.
     Encode {
         /// File whose bytes to encode; `-` or nothing reads standard input.
         #[arg(value_name = "FILE", conflicts_with = "hex")]
@@ -236,7 +246,8 @@ pub enum Base32Command {
         #[arg(long, value_name = "HEX")]
         hex: Option<String>,
     },
-    /// Decode a Nix base32 string; prints the bytes as hex (or raw with --raw).
+    /// Decode a Nix base32 string; prints the bytes as hex (or raw with --raw). A
+    /// `sha256:` or `blake3:` prefix (as in a NarHash) is skipped.
     Decode {
         /// The base32 string (e.g. a 52-character SHA-256).
         #[arg(value_name = "STRING")]
@@ -253,6 +264,10 @@ pub enum BenchCommand {
     /// `fastcdc` crate, same data, same run; cut points are checked equal first.
     Cdc(BenchCdcArgs),
     /// ChunkStream over a file (read + cut + digest) next to raw cut and hash speeds.
+    ///
+    /// Without FILE, each `--data` kind is written to a temporary file that is unlinked
+    /// at once (nothing is left behind, however the run ends). The raw rows measure the
+    /// first 256 MiB at most, held in memory; the stream rows read the whole file.
     Stream(BenchStreamArgs),
     /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call (into a stack
     /// array, and into a new String).
@@ -280,7 +295,8 @@ pub enum DataArg {
 
 #[derive(Debug, Args)]
 pub struct BenchCommon {
-    /// Bytes of generated data per kind, 4K..=64G (ignored with FILE).
+    /// Bytes of generated data per kind, 4K..=64G. With FILE, `bench cdc` holds FILE in
+    /// memory and refuses one larger than this (exit code 4); `bench stream` ignores it.
     #[arg(long, value_parser = parse_bench_size, default_value = "256M", value_name = "SIZE")]
     pub size: usize,
     /// Kind of generated data (ignored with FILE).
@@ -311,7 +327,7 @@ pub struct BenchCdcArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchStreamArgs {
-    /// Stream this file instead of a generated temporary one.
+    /// Stream this regular file instead of a generated temporary one.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
     #[command(flatten)]

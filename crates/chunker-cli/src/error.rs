@@ -1,7 +1,7 @@
 //! Exit codes and error reporting.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 /// The process exit codes, stable for scripts.
@@ -50,7 +50,10 @@ impl CliError {
         if self.is_broken_pipe() {
             return ExitCode::SUCCESS;
         }
-        eprintln!("chunker: error: {:#}", self.error);
+        // One line, and nothing in a name quoted by the message can drive the terminal.
+        let message = crate::output::escape_message(&format!("{:#}", self.error));
+        // An unwritable stderr must not turn the error into a panic.
+        let _ = writeln!(io::stderr(), "chunker: error: {message}");
         self.code.into()
     }
 

@@ -7,13 +7,20 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::error::{Code, Result, WithCode};
+use crate::output;
 
 /// An opened input: a reader (`Send`, so that it can be read on a second thread), its
-/// display name and its length when known.
+/// display name (escaped with [`output::escape`], safe to print) and its length when
+/// known.
 pub struct Input {
     pub reader: Box<dyn Read + Send>,
     pub name: String,
     pub len: Option<u64>,
+}
+
+/// A path for messages and text output: see [`output::escape`].
+pub fn display(path: &Path) -> String {
+    output::escape(path.as_os_str().as_encoded_bytes())
 }
 
 fn is_stdin(path: &Option<PathBuf>) -> bool {
@@ -32,18 +39,18 @@ pub fn open(path: &Option<PathBuf>) -> Result<Input> {
     }
     let path = path.as_deref().expect("not stdin");
     let file = File::open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
+        .with_context(|| format!("cannot open {}", display(path)))
         .code(Code::Io)?;
     let meta = file
         .metadata()
-        .with_context(|| format!("cannot stat {}", path.display()))
+        .with_context(|| format!("cannot stat {}", display(path)))
         .code(Code::Io)?;
     if meta.is_dir() {
-        return Err(anyhow::anyhow!("{} is a directory", path.display())).code(Code::Io);
+        return Err(anyhow::anyhow!("{} is a directory", display(path))).code(Code::Io);
     }
     Ok(Input {
         reader: Box::new(file),
-        name: path.display().to_string(),
+        name: display(path),
         len: meta.is_file().then_some(meta.len()),
     })
 }

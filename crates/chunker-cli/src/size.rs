@@ -1,4 +1,8 @@
 //! Human byte sizes: `65536`, `64K`, `64KiB`, `1M`, `1MiB`, `2G` (powers of 1024).
+//!
+//! The rule, as `--help` states it: K, M and G are powers of 1024, and `KB`/`KiB`
+//! (`MB`/`MiB`, `GB`/`GiB`) mean the same as `K` (`M`, `G`), in any case. There are no
+//! powers of 1000.
 
 /// Parse a size; suffixes K/M/G (with optional `iB` or `B`) are powers of 1024.
 pub fn parse_size(s: &str) -> Result<usize, String> {
@@ -28,17 +32,32 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("invalid size {s:?}: too large"))
 }
 
+/// A size (see [`parse_size`]) in `range`; `what` and `shown` name the value and the
+/// range in the message.
+fn parse_size_in(
+    s: &str,
+    range: std::ops::RangeInclusive<usize>,
+    what: &str,
+    shown: &str,
+) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if range.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{s:?} is out of range: {what} must be {shown}"))
+    }
+}
+
 /// Bytes of generated benchmark data: a size (see [`parse_size`]) from 4K to 64G; less
 /// is too short to time, more is not a machine's memory.
 pub fn parse_bench_size(s: &str) -> Result<usize, String> {
-    let n = parse_size(s)?;
-    if (4 << 10..=64 << 30).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!(
-            "{s:?} is out of range: benchmark data must be 4K..=64G"
-        ))
-    }
+    parse_size_in(s, 4 << 10..=64 << 30, "benchmark data", "4K..=64G")
+}
+
+/// Bytes per read (`--read-size`): a size from 4K to 64M. Smaller reads cost a system
+/// call per few bytes; larger ones only grow the buffer.
+pub fn parse_read_size(s: &str) -> Result<usize, String> {
+    parse_size_in(s, 4 << 10..=64 << 20, "the read size", "4K..=64M")
 }
 
 /// `1536` → `1.5 KiB`.
@@ -80,5 +99,12 @@ mod tests {
         assert!(parse_size("99999999999999999999999").is_err());
         assert!(parse_size("99999999999999G").is_err());
         assert_eq!(human(1536.0), "1.5 KiB");
+        assert_eq!(parse_size("64KB"), Ok(65536));
+        assert_eq!(parse_read_size("4K"), Ok(4096));
+        assert_eq!(parse_read_size("64M"), Ok(64 << 20));
+        assert!(parse_read_size("0").is_err());
+        assert!(parse_read_size("4095").is_err());
+        assert!(parse_read_size("64MiB").is_ok());
+        assert!(parse_read_size("1000G").unwrap_err().contains("4K..=64M"));
     }
 }

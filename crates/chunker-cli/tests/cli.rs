@@ -389,3 +389,303 @@ fn bench_cdc_smoke_json() {
         assert!(r["gbps"].as_f64().unwrap() > 0.0);
     }
 }
+
+/// A tree whose names would drive a terminal or forge rows if printed raw.
+fn hostile_tree(dir: &TempDir) -> std::path::PathBuf {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let root = dir.path("hostile");
+    std::fs::create_dir(&root).unwrap();
+    let names: [&[u8]; 6] = [
+        b"a\xff",
+        b"a\xfe",
+        b"esc\x1b]0;pwned\x07",
+        b"row\nregular\t9\tforged",
+        b"tab\there",
+        b"back\\slash",
+    ];
+    for n in names {
+        std::fs::write(root.join(OsStr::from_bytes(n)), b"x").unwrap();
+    }
+    std::os::unix::fs::symlink(OsStr::from_bytes(b"\x1b[31mred\xff"), root.join("link")).unwrap();
+    root
+}
+
+#[test]
+fn nar_ls_escapes_hostile_names_and_json_is_lossless() {
+    let dir = TempDir::new("hostile");
+    let root = hostile_tree(&dir);
+    let o = run(&["nar", "pack", s(&root)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let nar = dir.file("h.nar", &o.stdout);
+
+    let o = run(&["nar", "ls", s(&nar)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // No control byte but the row and column separators, and valid UTF-8.
+    assert!(
+        !o.stdout
+            .iter()
+            .any(|&b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f),
+        "raw control bytes in {:?}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let text = stdout(&o);
+    let rows: Vec<&str> = text.lines().collect();
+    // The root, six files and the symlink: one row each, three columns each.
+    assert_eq!(rows.len(), 8, "{text}");
+    for r in &rows {
+        assert_eq!(r.split('\t').count(), 3, "{r:?}");
+    }
+    for shown in [
+        "/a\\xff",
+        "/a\\xfe",
+        "/esc\\x1b]0;pwned\\x07",
+        "/row\\nregular\\t9\\tforged",
+        "/tab\\there",
+        "/back\\\\slash",
+        "/link -> \\x1b[31mred\\xff",
+    ] {
+        assert!(rows.iter().any(|r| r.ends_with(shown)), "{shown} in {text}");
+    }
+
+    let o = run(&["nar", "ls", s(&nar), "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entries = v["entries"].as_array().unwrap();
+    let bytes_of = |e: &serde_json::Value, key: &str| -> Vec<u8> {
+        match e.get(key) {
+            Some(s) => s.as_str().unwrap().as_bytes().to_vec(),
+            None => e[format!("{key}_bytes")]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_u64().unwrap() as u8)
+                .collect(),
+        }
+    };
+    let paths: Vec<Vec<u8>> = entries.iter().map(|e| bytes_of(e, "path")).collect();
+    for want in [
+        &b"/a\xff"[..],
+        b"/a\xfe",
+        b"/esc\x1b]0;pwned\x07",
+        b"/row\nregular\t9\tforged",
+        b"/back\\slash",
+    ] {
+        assert!(paths.iter().any(|p| p == want), "{want:?} in {paths:?}");
+    }
+    let link = entries.iter().find(|e| e["path"] == "/link").unwrap();
+    assert_eq!(bytes_of(link, "target"), b"\x1b[31mred\xff");
+}
+
+#[test]
+fn chunk_json_file_is_lossless_and_errors_do_not_echo_controls() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("jsonfile");
+    let mut files = Vec::new();
+    for n in [&b"in\xff"[..], b"in\xfe"] {
+        let p = dir.0.join(OsStr::from_bytes(n));
+        std::fs::write(&p, b"data").unwrap();
+        files.push(p);
+    }
+    let mut shown = Vec::new();
+    for f in &files {
+        let o = bin()
+            .arg("chunk")
+            .arg(f)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let b: Vec<u8> = v["summary"]["file_bytes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_u64().unwrap() as u8)
+            .collect();
+        assert_eq!(b, f.as_os_str().as_bytes());
+        shown.push(b);
+    }
+    assert_ne!(shown[0], shown[1]);
+    // A UTF-8 name stays a plain string.
+    let plain = dir.file("plain", b"data");
+    let o = run(&["chunk", s(&plain), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["file"], s(&plain));
+
+    let o = run(&["chunk", "/nonexistent/\x1b]0;pwned\x07\nsecond line"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = stderr(&o);
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.contains("\\x1b]0;pwned\\x07\\nsecond line"), "{err:?}");
+}
+
+#[test]
+fn read_size_is_bounded_and_sizes_are_documented() {
+    let dir = TempDir::new("readsize");
+    let f = dir.file("x", &generate(Kind::Random, 100_000, 9));
+    for bad in ["0", "4095", "65M", "1000G"] {
+        let o = run(&["chunk", s(&f), "--read-size", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("4K..=64M"), "{bad}: {}", stderr(&o));
+    }
+    for good in ["4K", "64KB", "64KiB", "64M"] {
+        let o = run(&["chunk", s(&f), "--read-size", good]);
+        assert!(o.status.success(), "{good}: {}", stderr(&o));
+    }
+    let h = stdout(&run(&["chunk", "--help"]));
+    assert!(
+        h.contains("4K..=64M") && h.contains("powers of 1024"),
+        "{h}"
+    );
+    assert!(stdout(&run(&["--help"])).contains("64KB and 64KiB all mean 65536"));
+}
+
+#[test]
+fn json_mean_is_always_a_float() {
+    let dir = TempDir::new("mean");
+    let empty = dir.file("empty", b"");
+    // 1 MB of random data in 64K/256K/1M chunks: a whole-number mean is likely.
+    let even = dir.file("even", &[7u8; 4 << 20]);
+    let odd = dir.file("odd", &generate(Kind::Random, 1_000_003, 1));
+    for f in [&empty, &even, &odd] {
+        let o = run(&["chunk", s(f), "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(v["summary"]["mean"].is_f64(), "{}", v["summary"]);
+    }
+}
+
+#[test]
+fn help_that_cannot_be_written_fails() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = bin().arg("--help").stdout(full).output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    for args in [&["bench", "--help"][..], &["base32", "encode", "--help"]] {
+        let h = stdout(&run(args));
+        assert!(h.contains("Exit codes"), "{args:?}: {h}");
+    }
+    assert!(stdout(&run(&["base32", "encode", "--help"])).contains("64 MiB"));
+}
+
+#[test]
+fn base32_messages_name_the_decoded_part() {
+    let d = "1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s";
+    let o = run(&["base32", "decode", &format!("sha256:{d}")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let o = run(&["base32", "decode", &format!("sha256:{}", &d[1..])]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        stderr(&o).contains("length 51, expected 52"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&["base32", "decode", "0äz"]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(stderr(&o).contains("'ä' at position 1"), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_stream_measures_every_data_kind() {
+    let o = run(&[
+        "bench", "stream", "--size", "64K", "--repeat", "1", "--format", "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut data: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["data"].as_str().unwrap())
+        .collect();
+    data.dedup();
+    assert_eq!(data, ["random", "text", "binary"]);
+    for kind in data {
+        assert!(
+            v["derived"][kind]["sha256_serial_bound_gbps"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(r["bytes"], 65536, "{r}");
+    }
+}
+
+#[test]
+fn bench_stream_leaves_no_file_on_sigterm() {
+    let dir = TempDir::new("sigterm");
+    let mut child = bin()
+        .args([
+            "bench", "stream", "--size", "8M", "--repeat", "1000", "--data", "random",
+        ])
+        .env("TMPDIR", &dir.0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the data file is open (it shows in /proc/PID/fd), then SIGTERM.
+    let fds = format!("/proc/{}/fd", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let open = std::fs::read_dir(&fds).unwrap().any(|e| {
+            std::fs::read_link(e.unwrap().path())
+                .is_ok_and(|t| t.to_string_lossy().contains("chunker-bench-"))
+        });
+        if open {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no data file opened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Some writing and reading happen first.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let left: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn progress_bar_never_mixes_with_rows_on_one_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: script(1) not installed");
+        return;
+    }
+    let dir = TempDir::new("tty");
+    let f = dir.file("in", &generate(Kind::Random, 300_000, 11));
+    // Input of unknown size that pauses, so a bar would be drawn meanwhile.
+    let feed = format!("(cat '{0}'; sleep 0.6; cat '{0}')", s(&f));
+    let chunk = format!("'{}' chunk - --read-size 4K", env!("CARGO_BIN_EXE_chunker"));
+    let on_tty = |redirect: &str| {
+        let o = Command::new("script")
+            .args(["-qec", &format!("{feed} | {chunk}{redirect}"), "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // stdout and stderr on the same terminal: rows and summary, no bar.
+    let both = on_tty("");
+    assert!(both.contains("# chunks"), "{both:?}");
+    assert!(!both.contains("[00:00:"), "bar among the rows: {both:?}");
+    // stdout elsewhere: the bar is drawn on the terminal (this harness can see one).
+    let bar = on_tty(" > /dev/null");
+    assert!(bar.contains("[00:00:"), "{bar:?}");
+}

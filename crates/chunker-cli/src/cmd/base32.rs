@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use anyhow::anyhow;
-use chunker::hash::nix32;
+use chunker::hash::nix32::{self, Nix32Error};
+use chunker::HashAlgorithm;
 
 use crate::cli::Base32Command;
 use crate::error::{write_err, Code, Result, WithCode};
@@ -28,6 +29,29 @@ fn parse_hex(s: &str) -> Result<Vec<u8>> {
         .code(Code::Data)
 }
 
+/// Decodes `s`, skipping a `sha256:`/`blake3:` prefix; errors speak of the part decoded
+/// and show a non-ASCII character whole (`'ä'`, not its first byte).
+fn decode(s: &str) -> Result<Vec<u8>> {
+    let (prefix, part) = match s.split_once(':') {
+        Some((algo, rest)) if algo.parse::<HashAlgorithm>().is_ok() => (Some(algo), rest),
+        _ => (None, s),
+    };
+    nix32::decode(part)
+        .map_err(|e| match e {
+            Nix32Error::InvalidChar { position, .. } => {
+                // The first invalid byte starts a character: all before it are ASCII.
+                let c = part[position..].chars().next().unwrap_or_default();
+                anyhow!("invalid nix32 character {c:?} at position {position}")
+            }
+            e => anyhow::Error::new(e),
+        })
+        .map_err(|e| match prefix {
+            Some(p) => e.context(format!("decoding the part after \"{p}:\"")),
+            None => e,
+        })
+        .code(Code::Data)
+}
+
 pub fn run(cmd: Base32Command) -> Result<()> {
     let mut out = output::stdout();
     match cmd {
@@ -39,7 +63,7 @@ pub fn run(cmd: Base32Command) -> Result<()> {
             writeln!(out, "{}", nix32::encode(&bytes)).map_err(write_err)?;
         }
         Base32Command::Decode { string, raw } => {
-            let bytes = nix32::decode(string.trim()).code(Code::Data)?;
+            let bytes = decode(string.trim())?;
             if raw {
                 out.write_all(&bytes).map_err(write_err)?;
             } else {

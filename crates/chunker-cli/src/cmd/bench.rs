@@ -6,8 +6,8 @@
 
 use std::fs::File;
 use std::hint::black_box;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::cli::{BenchCdcArgs, BenchCommand, BenchCommon, BenchFormat, BenchStreamArgs, DataArg};
 use crate::error::{write_err, Code, Result, WithCode};
-use crate::output;
+use crate::{input, output, size};
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
@@ -98,26 +98,15 @@ fn kinds(d: DataArg) -> Vec<Kind> {
     }
 }
 
-/// An empty file has no throughput to measure.
-fn non_empty(bytes: &[u8], path: &std::path::Path) -> Result<()> {
-    if bytes.is_empty() {
-        return Err(anyhow!("{} is empty: nothing to measure", path.display())).code(Code::Data);
-    }
-    Ok(())
-}
-
-/// The data sets: the file's bytes, or one generated buffer per kind.
+/// The data sets: FILE's bytes (at most `--size` of them), or one generated buffer per
+/// kind.
 fn datasets(file: &Option<PathBuf>, common: &BenchCommon) -> Result<Vec<(String, Vec<u8>)>> {
     match file {
         Some(p) => {
-            let bytes = std::fs::read(p)
-                .with_context(|| format!("cannot read {}", p.display()))
-                .code(Code::Io)?;
-            non_empty(&bytes, p)?;
+            let bytes = read_capped(p, common.size)?;
             let name = p
                 .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| p.display().to_string());
+                .map_or_else(|| input::display(p), |n| input::display(Path::new(n)));
             Ok(vec![(name, bytes)])
         }
         None => Ok(kinds(common.data)
@@ -125,6 +114,37 @@ fn datasets(file: &Option<PathBuf>, common: &BenchCommon) -> Result<Vec<(String,
             .map(|k| (k.name().to_string(), generate(k, common.size, 42)))
             .collect()),
     }
+}
+
+/// FILE's bytes in memory, refused (exit 4) when they are more than `cap` (`--size`):
+/// a regular file by its length before reading, anything else (a pipe, `/dev/zero`)
+/// after reading at most `cap + 1` bytes. An empty file has no throughput to measure.
+fn read_capped(path: &Path, cap: usize) -> Result<Vec<u8>> {
+    let file = input::open(&Some(path.to_path_buf()))?;
+    let too_big = || {
+        anyhow!(
+            "{} is larger than --size {} ({cap} bytes); pass a larger --size (at most 64G)",
+            file.name,
+            size::human(cap as f64)
+        )
+    };
+    if file.len.is_some_and(|l| l > cap as u64) {
+        return Err(too_big()).code(Code::Data);
+    }
+    let mut bytes = Vec::with_capacity(file.len.map_or(0, |l| l as usize));
+    let name = file.name.clone();
+    file.reader
+        .take(cap as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {name}"))
+        .code(Code::Io)?;
+    if bytes.len() > cap {
+        return Err(too_big()).code(Code::Data);
+    }
+    if bytes.is_empty() {
+        return Err(anyhow!("{name} is empty: nothing to measure")).code(Code::Data);
+    }
+    Ok(bytes)
 }
 
 fn config_json(c: &Config) -> Value {
@@ -352,37 +372,147 @@ fn gearhash_count(data: &[u8], c: &Config) -> usize {
     chunks
 }
 
-/// A temporary file removed on drop.
-struct TempFile(PathBuf);
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+/// `bench stream` keeps at most this many bytes of its data in memory, for the in-memory
+/// rows; the stream rows read the whole file.
+const STREAM_SAMPLE_MAX: usize = 256 << 20;
+
+/// Generated data is written in blocks of this size after the sample.
+const STREAM_BLOCK: usize = 16 << 20;
+
+/// The data of `bench stream`: an open file (read again for every stream row), its
+/// length and its first bytes in memory.
+struct StreamData {
+    name: String,
+    file: File,
+    len: u64,
+    sample: Vec<u8>,
+}
+
+impl StreamData {
+    /// The handle, rewound: each stream row reads the file from the start.
+    fn rewound(&self) -> std::io::Result<File> {
+        let mut f = self.file.try_clone()?;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(f)
     }
+}
+
+/// A regular, non-empty FILE (it is read several times; a FIFO or `/dev/zero` is not).
+fn stream_file(path: &Path) -> Result<StreamData> {
+    let shown = input::display(path);
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("cannot open {shown}"))
+        .code(Code::Io)?;
+    if !meta.is_file() {
+        return Err(anyhow!(
+            "{shown} is not a regular file (bench stream reads it several times)"
+        ))
+        .code(Code::Io);
+    }
+    if meta.len() == 0 {
+        return Err(anyhow!("{shown} is empty: nothing to measure")).code(Code::Data);
+    }
+    let file = File::open(path)
+        .with_context(|| format!("cannot open {shown}"))
+        .code(Code::Io)?;
+    let want = meta.len().min(STREAM_SAMPLE_MAX as u64);
+    let mut sample = Vec::with_capacity(want as usize);
+    (&file)
+        .take(want)
+        .read_to_end(&mut sample)
+        .with_context(|| format!("cannot read {shown}"))
+        .code(Code::Io)?;
+    let name = path
+        .file_name()
+        .map_or_else(|| shown.clone(), |n| input::display(Path::new(n)));
+    Ok(StreamData {
+        name,
+        file,
+        len: meta.len(),
+        sample,
+    })
+}
+
+/// `size` bytes of `kind` in a temporary file that is unlinked as soon as it is created,
+/// so that nothing is left behind however the process ends (SIGTERM, SIGKILL, a
+/// panic). It is written block by block; only the first block (the sample) is kept.
+fn stream_generated(kind: Kind, size: usize) -> Result<StreamData> {
+    let path = std::env::temp_dir().join(format!("chunker-bench-{}.bin", std::process::id()));
+    let shown = input::display(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("cannot create {shown}"))
+        .code(Code::Io)?;
+    std::fs::remove_file(&path)
+        .with_context(|| format!("cannot remove {shown}"))
+        .code(Code::Io)?;
+    let sample = generate(kind, size.min(STREAM_SAMPLE_MAX), 42);
+    let mut written = sample.len();
+    let mut w = std::io::BufWriter::new(&mut file);
+    let mut write = |block: &[u8]| {
+        w.write_all(block)
+            .with_context(|| format!("cannot write {shown}"))
+            .code(Code::Io)
+    };
+    write(&sample)?;
+    let mut seed = 43;
+    while written < size {
+        let block = generate(kind, (size - written).min(STREAM_BLOCK), seed);
+        write(&block)?;
+        written += block.len();
+        seed += 1;
+    }
+    w.flush()
+        .with_context(|| format!("cannot write {shown}"))
+        .code(Code::Io)?;
+    drop(w);
+    Ok(StreamData {
+        name: kind.name().to_string(),
+        file,
+        len: size as u64,
+        sample,
+    })
 }
 
 fn stream(args: BenchStreamArgs) -> Result<()> {
     let config = super::config(&args.sizes)?;
-    let (path, name, _guard) = match &args.file {
-        Some(p) => (p.clone(), p.display().to_string(), None),
-        None => {
-            let kind = kinds(args.common.data)[0];
-            let path =
-                std::env::temp_dir().join(format!("chunker-bench-{}.bin", std::process::id()));
-            let guard = TempFile(path.clone());
-            File::create(&path)
-                .and_then(|mut f| f.write_all(&generate(kind, args.common.size, 42)))
-                .with_context(|| format!("cannot write {}", path.display()))
-                .code(Code::Io)?;
-            (path, kind.name().to_string(), Some(guard))
-        }
+    let mut rows = Vec::new();
+    let mut derived = serde_json::Map::new();
+    let mut measure = |data: StreamData| -> Result<()> {
+        let (set_rows, extra) = stream_rows(&config, &data, args.common.repeat)?;
+        rows.extend(set_rows);
+        derived.insert(data.name.clone(), extra);
+        Ok(())
     };
-    // Warm the page cache and keep a copy for the in-memory rows.
-    let data = std::fs::read(&path)
-        .with_context(|| format!("cannot read {}", path.display()))
-        .code(Code::Io)?;
-    non_empty(&data, &path)?;
-    let n = data.len() as u64;
-    let chunker = Chunker::new(config);
+    match &args.file {
+        Some(p) => measure(stream_file(p)?)?,
+        // One data set at a time: each file is gone before the next is made.
+        None => {
+            for kind in kinds(args.common.data) {
+                measure(stream_generated(kind, args.common.size)?)?;
+            }
+        }
+    }
+    print(
+        args.common.format,
+        "stream",
+        &config,
+        &rows,
+        "sha256-raw",
+        Value::Object(derived),
+    )
+}
+
+/// The rows of one data set and the ratios derived from them.
+fn stream_rows(config: &Config, data: &StreamData, repeat: u32) -> Result<(Vec<Row>, Value)> {
+    let name = &data.name;
+    let (n, sample) = (data.len, &data.sample[..]);
+    let sample_n = sample.len() as u64;
+    let chunker = Chunker::new(*config);
     // (chunk digest, read size, read on a second thread)
     let streams: [(Option<HashAlgorithm>, usize, bool); 8] = [
         (Some(HashAlgorithm::Sha256), 8 << 20, false),
@@ -395,9 +525,13 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
         (Some(HashAlgorithm::Sha256), 1 << 20, true),
     ];
     let mut rows = vec![
-        Row::new(format!("cdc-raw:kernel:{}", chunker.kernel()), &name, n),
-        Row::new("sha256-raw", &name, n),
-        Row::new("blake3-raw", &name, n),
+        Row::new(
+            format!("cdc-raw:kernel:{}", chunker.kernel()),
+            name,
+            sample_n,
+        ),
+        Row::new("sha256-raw", name, sample_n),
+        Row::new("blake3-raw", name, sample_n),
     ];
     for (h, rs, ahead) in streams {
         let hn = h.map_or("none", |a| a.name());
@@ -407,23 +541,24 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
             format!("{}K", rs >> 10)
         };
         let mode = if ahead { ":ahead" } else { "" };
-        rows.push(Row::new(format!("stream:{hn}:read={rsn}{mode}"), &name, n));
+        rows.push(Row::new(format!("stream:{hn}:read={rsn}{mode}"), name, n));
     }
-    for _ in 0..args.common.repeat {
-        let (s, c) = time(|| chunker.spans(&data).count());
+    for _ in 0..repeat {
+        let (s, c) = time(|| chunker.spans(sample).count());
         rows[0].runs.push(s);
         rows[0].chunks = Some(c);
         rows[1]
             .runs
-            .push(time(|| hash(HashAlgorithm::Sha256, &data)).0);
+            .push(time(|| hash(HashAlgorithm::Sha256, sample)).0);
         rows[2]
             .runs
-            .push(time(|| hash(HashAlgorithm::Blake3, &data)).0);
+            .push(time(|| hash(HashAlgorithm::Blake3, sample)).0);
         for (i, &(h, rs, ahead)) in streams.iter().enumerate() {
-            let file = File::open(&path)
-                .with_context(|| format!("cannot open {}", path.display()))
+            let file = data
+                .rewound()
+                .with_context(|| format!("cannot read {name}"))
                 .code(Code::Io)?;
-            let opts = ChunkOptions::new(config).hash(h);
+            let opts = ChunkOptions::new(*config).hash(h);
             let count = |chunks: &mut dyn Iterator<Item = Result<Chunk, StreamError>>| {
                 let mut count = 0;
                 for c in chunks {
@@ -463,14 +598,7 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
         "stream_none_1M_ahead_vs_cdc_raw": rows[9].median() / cdc,
         "stream_sha256_1M_ahead_vs_bound": rows[10].median() / combined,
     });
-    print(
-        args.common.format,
-        "stream",
-        &config,
-        &rows,
-        "sha256-raw",
-        extra,
-    )
+    Ok((rows, extra))
 }
 
 /// Nanoseconds per call of `f` over `n` calls, 7 runs, sorted.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chunker::{
     Chunk, ChunkOptions, ChunkStream, Encoding, ReadAheadStream, StreamError, StreamSummary,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::cli::{ChunkArgs, Format};
 use crate::error::{write_err, Code, Result, WithCode};
@@ -21,7 +21,7 @@ pub fn run(args: ChunkArgs) -> Result<()> {
         // The NAR is produced on the fly and never written anywhere.
         Some(path) => input::Input {
             reader: Box::new(chunker::nix::Encoder::open(path).map_err(super::nar::pack_error)?),
-            name: path.display().to_string(),
+            name: input::display(path),
             len: None,
         },
         None => input::open(&args.file)?,
@@ -55,9 +55,18 @@ pub fn run(args: ChunkArgs) -> Result<()> {
         Format::Text => {}
     }
     while let Some(item) = stream.next() {
-        let chunk = item
-            .with_context(|| format!("reading {}", input.name))
-            .code(Code::Io)?;
+        let chunk = match item {
+            Ok(c) => c,
+            // Serialising PATH failed: the same message and code as `nar pack PATH`.
+            Err(StreamError::Read { source, .. }) if args.nar.is_some() => {
+                return Err(super::nar::pack_error(chunker::nix::PackError::from_io(
+                    source,
+                )));
+            }
+            Err(e) => Err(e)
+                .with_context(|| format!("reading {}", input.name))
+                .code(Code::Io)?,
+        };
         let digest = chunk.digest.map(|d| d.encode(encoding)).unwrap_or_default();
         match args.format {
             Format::Text => writeln!(out, "{}\t{}\t{}", chunk.offset, chunk.length, digest),
@@ -114,8 +123,7 @@ pub fn run(args: ChunkArgs) -> Result<()> {
             writeln!(out).map_err(write_err)?;
         }
         Format::Json => {
-            let s = json!({
-                "file": input.name,
+            let mut s = json!({
                 "config": {"min": config.min_size(), "avg": config.avg_size(), "max": config.max_size()},
                 "hash": args.hash.algorithm().map(|a| a.name()),
                 "encoding": encoding.name(),
@@ -128,6 +136,14 @@ pub fn run(args: ChunkArgs) -> Result<()> {
                 "mb_per_s": mbps,
                 "stream_digest": stream_digest,
             });
+            // The path as given, lossless (a `file_bytes` array when it is not UTF-8).
+            let file = match (&args.nar, &args.file) {
+                (Some(p), _) | (None, Some(p)) => p.as_os_str().as_encoded_bytes(),
+                (None, None) => b"-",
+            };
+            if let Value::Object(m) = &mut s {
+                output::json_name(m, "file", file);
+            }
             writeln!(out, "\n],\"summary\":{s}}}").map_err(write_err)?;
         }
         Format::Csv => {}

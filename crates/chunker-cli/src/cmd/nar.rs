@@ -86,7 +86,8 @@ fn ls(file: Option<PathBuf>, format: BenchFormat) -> Result<()> {
         write!(out, "{{\"entries\":[").map_err(write_err)?;
     }
     while let Some(e) = reader.next_entry().map_err(|e| nar_error(e, &name))? {
-        let path = e.path_lossy();
+        // Names are untrusted: escaped in text, lossless in JSON (see `output`).
+        let path = [b"/", e.path].concat();
         let (kind, size, target) = match e.kind {
             EntryKind::Directory => ("directory", None, None),
             EntryKind::Regular { executable, size } => (
@@ -94,31 +95,30 @@ fn ls(file: Option<PathBuf>, format: BenchFormat) -> Result<()> {
                 Some(size),
                 None,
             ),
-            EntryKind::Symlink { target } => (
-                "symlink",
-                None,
-                Some(String::from_utf8_lossy(target).into_owned()),
-            ),
+            EntryKind::Symlink { target } => ("symlink", None, Some(target)),
             _ => ("unknown", None, None),
         };
         match format {
             BenchFormat::Text => {
+                let path = output::escape(&path);
                 write!(out, "{kind}\t{}\t{path}", size.unwrap_or(0)).map_err(write_err)?;
-                if let Some(t) = &target {
-                    write!(out, " -> {t}").map_err(write_err)?;
+                if let Some(t) = target {
+                    write!(out, " -> {}", output::escape(t)).map_err(write_err)?;
                 }
                 writeln!(out).map_err(write_err)?;
             }
             BenchFormat::Json => {
                 let sep = if first { "" } else { "," };
-                let mut v = json!({"path": path, "type": kind});
+                let mut v = serde_json::Map::new();
+                output::json_name(&mut v, "path", &path);
+                v.insert("type".into(), json!(kind));
                 if let Some(s) = size {
-                    v["size"] = json!(s);
+                    v.insert("size".into(), json!(s));
                 }
                 if let Some(t) = target {
-                    v["target"] = json!(t);
+                    output::json_name(&mut v, "target", t);
                 }
-                write!(out, "{sep}\n{v}").map_err(write_err)?;
+                write!(out, "{sep}\n{}", serde_json::Value::Object(v)).map_err(write_err)?;
             }
         }
         first = false;
