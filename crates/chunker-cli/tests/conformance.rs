@@ -70,8 +70,6 @@ const MAX_RSS_KIB: u64 = 256 << 10;
 
 /// Rows whose fix lands from another branch of issue 15 (unbounded reads in `dict`):
 /// run once that branch is merged (then empty this list).
-const FIXED_ON_ANOTHER_BRANCH: &[&str] = &["dict info /dev/zero", "dict train /dev/zero"];
-
 /// Valid inputs, made once.
 struct Fixtures {
     dir: TempDir,
@@ -496,10 +494,7 @@ fn check(row: &Row, fx: &Fixtures, n: usize) -> Result<(), String> {
 #[test]
 fn every_subcommand_conforms_on_bad_hostile_and_edge_inputs() {
     let fx = fixtures();
-    let rows: Vec<Row> = rows(&fx)
-        .into_iter()
-        .filter(|r| !FIXED_ON_ANOTHER_BRANCH.contains(&r.label.as_str()))
-        .collect();
+    let rows: Vec<Row> = rows(&fx);
     assert!(rows.len() > 100, "the table has {} rows", rows.len());
     // Every subcommand is covered.
     let help = String::from_utf8(ok(&["--help"])).unwrap();
