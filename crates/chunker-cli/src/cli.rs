@@ -429,7 +429,8 @@ pub struct CompressArgs {
     /// is not used when auto picks lz4 for incompressible input.
     #[arg(long, value_name = "N")]
     pub level: Option<i32>,
-    /// zstd dictionary file (e.g. from `chunker dict train`); frames carry its ID.
+    /// zstd dictionary file (e.g. from `chunker dict train`, at most 16M); frames
+    /// carry its ID. With `--codec zstd` or `auto` only (not used when auto picks lz4).
     #[arg(long, value_name = "FILE")]
     pub dict: Option<PathBuf>,
     /// xz encoder threads, with `--codec xz` only (needs a build with the
@@ -467,7 +468,7 @@ pub enum DictCommand {
     /// Train a zstd dictionary on content-defined chunks of FILEs (e.g. NARs from
     /// `nix-store --dump`); writes it to --output (or stdout) and reports its ID.
     Train(DictTrainArgs),
-    /// Print a dictionary's ID and size.
+    /// Print a dictionary's ID and size (a dictionary has at most 16M).
     Info {
         /// The dictionary file.
         #[arg(value_name = "FILE")]
