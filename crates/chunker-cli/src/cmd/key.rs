@@ -5,8 +5,9 @@
 //! lost by a mistyped command. Both paths are checked before anything is written; each
 //! file is written to a temporary file in its target directory (the secret one created
 //! with mode 0600), synced, then linked to its name, which fails rather than replace a
-//! file that appeared meanwhile. On any failure, every file this run created is removed:
-//! no secret key without its public key is left behind.
+//! file that appeared meanwhile (a file system without hard links fails cleanly here).
+//! On any failure, every file this run created is removed: no secret key without its
+//! public key is left behind.
 
 use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
@@ -40,9 +41,8 @@ pub fn run(c: KeyCommand) -> Result<()> {
                 ));
             }
             // Like Nix: no trailing newline.
-            let mut secret_tmp = Temp::write(&secret, key.to_nix_string().as_bytes(), 0o600)?;
-            let mut public_tmp =
-                Temp::write(&public, key.public_key().to_string().as_bytes(), 0o644)?;
+            let secret_tmp = Temp::write(&secret, key.to_nix_string().as_bytes(), 0o600)?;
+            let public_tmp = Temp::write(&public, key.public_key().to_string().as_bytes(), 0o644)?;
             let secret_done = secret_tmp.publish()?;
             public_tmp.publish().inspect_err(|_| {
                 // Best effort: the public key could not be written, so take back the
@@ -134,7 +134,7 @@ impl Temp {
 
     /// Give the file its name; fails if that name exists (a hard link never replaces).
     /// Returns the name.
-    fn publish(&mut self) -> Result<PathBuf> {
+    fn publish(&self) -> Result<PathBuf> {
         fs::hard_link(&self.tmp, &self.dest)
             .map_err(|e| match e.kind() {
                 io::ErrorKind::AlreadyExists => anyhow!(
