@@ -271,6 +271,9 @@ pub enum BenchCommand {
     Cdc(BenchCdcArgs),
     /// ChunkStream over a file (read + cut + digest) next to raw cut and hash speeds.
     Stream(BenchStreamArgs),
+    /// SHA-256 in lanes (2, 3, 4 messages at once) next to the `sha2` and `blake3`
+    /// crates, on the same 64 KiB and 1 MiB messages in the same run.
+    Hash(BenchHashArgs),
     /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call (into a stack
     /// array, and into a new String).
     Nix32 {
@@ -335,6 +338,22 @@ pub struct BenchStreamArgs {
     pub sizes: SizeArgs,
     #[command(flatten)]
     pub common: BenchCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchHashArgs {
+    /// Cut the messages from this file (its first 64 MiB) instead of random bytes.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Bytes hashed per row and message size, 4K..=64G (at least one message).
+    #[arg(long, value_parser = parse_bench_size, default_value = "32M", value_name = "SIZE")]
+    pub size: usize,
+    /// Repetitions per row; the median is reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
+    pub format: BenchFormat,
 }
 
 #[derive(Debug, Subcommand)]
