@@ -107,3 +107,32 @@ fn help_describes_only_what_hash_prints() {
     assert!(!help.contains("summary line"), "{help}");
     assert!(help.contains("file,algorithm,digest,size"), "{help}");
 }
+
+#[test]
+fn sha256_kernel_override() {
+    let dir = TempDir::new("hash-kernel");
+    let f = dir.0.join("f");
+    let data = generate(Kind::Text, 300_000, 9);
+    std::fs::write(&f, &data).unwrap();
+    for kernel in ["portable", "shani"] {
+        let o = common::bin()
+            .args(["hash", "--encoding", "hex", s(&f), s(&f)])
+            .env("CHUNKER_SHA256_KERNEL", kernel)
+            .output()
+            .unwrap();
+        if !chunker::sha256::Kernel::from_name(kernel).is_ok_and(|k| k.is_available()) {
+            eprintln!("skipped: kernel {kernel} is not available on this CPU");
+            assert_eq!(o.status.code(), Some(5));
+            continue;
+        }
+        let line = format!("{}  {}\n", sha256_hex(&data), f.display());
+        assert_eq!(stdout(&o), line.repeat(2), "{kernel}");
+    }
+    let o = common::bin()
+        .args(["hash", s(&f)])
+        .env("CHUNKER_SHA256_KERNEL", "avx9")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5));
+    assert!(stderr(&o).contains("CHUNKER_SHA256_KERNEL"), "{}", stderr(&o));
+}

@@ -1,5 +1,6 @@
 //! Throughput of every lane count against the `sha2` crate, same run, alternating
-//! rounds, medians: `cargo run --release -p chunker-sha256 --example lanes [SIZE] [ROUNDS]`.
+//! rounds, medians: `cargo run --release -p chunker-sha256 --example lanes [SIZE] [ROUNDS] [TOTAL]`
+//! (TOTAL bytes per row, default 64 MiB; small for `valgrind --tool=callgrind`).
 
 use std::time::Instant;
 
@@ -11,7 +12,8 @@ fn main() {
     let size: usize = args.next().map_or(64 << 10, |s| s.parse().expect("SIZE"));
     let rounds: usize = args.next().map_or(9, |s| s.parse().expect("ROUNDS"));
     let kernel = Kernel::fastest();
-    let count = (64 << 20) / size.max(1);
+    let total: usize = args.next().map_or(64 << 20, |s| s.parse().expect("TOTAL"));
+    let count = (total / size.max(1)).max(1);
     let data: Vec<u8> = (0..size * count).map(|i| (i * 2_654_435_761 >> 13) as u8).collect();
     let msgs: Vec<&[u8]> = data.chunks(size).collect();
     let mut rows: Vec<(String, Vec<f64>)> = vec![("sha2-crate".into(), vec![])];

@@ -47,7 +47,7 @@ impl Kernel {
     pub const fn lanes(self) -> usize {
         match self {
             Kernel::Portable => 1,
-            Kernel::ShaNi => 4,
+            Kernel::ShaNi => 3,
         }
     }
 
