@@ -51,6 +51,19 @@ impl Kernel {
         }
     }
 
+    /// How many lanes to use when one of them is a long stream (see
+    /// [`digest_many_with_stream`](crate::digest_many_with_stream)): the stream's lane
+    /// is one dependent chain over all its bytes and sets the pace, and each lane added
+    /// beside it takes a share of the round unit's throughput, so beyond two lanes the
+    /// stream slows by more than the extra lanes gain (measured; see
+    /// `docs/BENCHMARKS.md`).
+    pub const fn stream_lanes(self) -> usize {
+        match self {
+            Kernel::Portable => 1,
+            Kernel::ShaNi => 2,
+        }
+    }
+
     /// Whether this CPU can run the kernel.
     pub fn is_available(self) -> bool {
         match self {

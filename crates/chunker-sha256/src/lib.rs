@@ -98,7 +98,8 @@ pub fn update_lanes(hashers: &mut [&mut Sha256], inputs: &[&[u8]]) {
 }
 
 /// The digests of `messages` while `stream` takes `stream_input` as one more lane
-/// (typically the same bytes: chunk digests and the whole stream's digest in one pass).
+/// (typically the same bytes: chunk digests and the whole stream's digest in one pass),
+/// on [`Kernel::stream_lanes`] lanes.
 pub fn digest_many_with_stream<M: AsRef<[u8]>>(
     stream: &mut Sha256,
     stream_input: &[u8],
@@ -106,7 +107,8 @@ pub fn digest_many_with_stream<M: AsRef<[u8]>>(
 ) -> Vec<[u8; 32]> {
     let kernel = Kernel::detect();
     let mut out = Vec::with_capacity(messages.len());
-    kernel.digest_many_with_stream(kernel.lanes(), stream, stream_input, messages, &mut out);
+    let lanes = kernel.stream_lanes();
+    kernel.digest_many_with_stream(lanes, stream, stream_input, messages, &mut out);
     out
 }
 
