@@ -9,14 +9,27 @@ use chunker_testdata::{generate, Kind};
 use sha2::Digest as _;
 
 fn sha256_hex(data: &[u8]) -> String {
-    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]
 fn several_files_one_line_each_in_order() {
     let dir = TempDir::new("hash-many");
     // Lengths that end in different rounds of lanes (1 MiB per read), more files than lanes.
-    let lens = [0usize, 5, 3 << 20, 64, (1 << 20) + 1, 1 << 20, 100_000, 2_500_000, 1];
+    let lens = [
+        0usize,
+        5,
+        3 << 20,
+        64,
+        (1 << 20) + 1,
+        1 << 20,
+        100_000,
+        2_500_000,
+        1,
+    ];
     let mut paths = Vec::new();
     let mut want = String::new();
     for (i, len) in lens.iter().enumerate() {
@@ -87,7 +100,15 @@ fn nar_honours_encoding_and_format() {
         assert_eq!(stdout(&o), format!("{text}\n{}\n", want.nar_size), "{enc}");
         // Every printed form parses back to the same digest.
         assert_eq!(text.parse::<chunker::Digest>().unwrap(), d);
-        let o = run(&["hash", "--nar", s(&tree), "--encoding", enc, "--format", "json"]);
+        let o = run(&[
+            "hash",
+            "--nar",
+            s(&tree),
+            "--encoding",
+            enc,
+            "--format",
+            "json",
+        ]);
         let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(j["nar_hash"], text);
         assert_eq!(j["encoding"], enc);
@@ -95,9 +116,19 @@ fn nar_honours_encoding_and_format() {
     let o = run(&["hash", "--nar", s(&tree), "--format", "csv"]);
     assert_eq!(
         stdout(&o),
-        format!("path,nar_hash,nar_size\n{},{},{}\n", tree.display(), d, want.nar_size)
+        format!(
+            "path,nar_hash,nar_size\n{},{},{}\n",
+            tree.display(),
+            d,
+            want.nar_size
+        )
     );
-    assert_eq!(run(&["hash", "--nar", s(&tree), "--algo", "blake3"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["hash", "--nar", s(&tree), "--algo", "blake3"])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -134,5 +165,9 @@ fn sha256_kernel_override() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(5));
-    assert!(stderr(&o).contains("CHUNKER_SHA256_KERNEL"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("CHUNKER_SHA256_KERNEL"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -133,7 +133,10 @@ impl Kernel {
     /// 1..=[`MAX_LANES`]); a lane whose message ends takes the next one.
     pub fn digest_many_lanes<M: AsRef<[u8]>>(self, lanes: usize, messages: &[M]) -> Vec<[u8; 32]> {
         let mut out = vec![[0u8; 32]; messages.len()];
-        let jobs = messages.iter().map(|m| Job::message(m.as_ref())).enumerate();
+        let jobs = messages
+            .iter()
+            .map(|m| Job::message(m.as_ref()))
+            .enumerate();
         run(self, lanes, jobs, |i, s| out[i] = output(s));
         out
     }
@@ -152,7 +155,10 @@ impl Kernel {
         let base = out.len();
         out.resize(base + messages.len(), [0; 32]);
         let stream_job = stream.update_job(stream_input).map(|j| (usize::MAX, j));
-        let jobs = messages.iter().map(|m| Job::message(m.as_ref())).enumerate();
+        let jobs = messages
+            .iter()
+            .map(|m| Job::message(m.as_ref()))
+            .enumerate();
         run(self, lanes, stream_job.into_iter().chain(jobs), |i, s| {
             if i == usize::MAX {
                 stream.state = s;

@@ -40,7 +40,10 @@ fn names_parse() {
     }
     assert_eq!(" SHANI ".parse::<Kernel>(), Ok(Kernel::ShaNi));
     let err = "avx".parse::<Kernel>().unwrap_err();
-    assert_eq!(err.to_string(), "unknown SHA-256 kernel \"avx\" (known: shani, portable)");
+    assert_eq!(
+        err.to_string(),
+        "unknown SHA-256 kernel \"avx\" (known: shani, portable)"
+    );
     assert_eq!(Kernel::from_name("portable"), Ok(Kernel::Portable));
     assert!(Kernel::ShaNi.lanes() >= 2);
 }

@@ -51,8 +51,14 @@ fn hex(d: &[u8; 32]) -> String {
 fn fips_180_4_vectors() {
     let million_a = vec![b'a'; 1_000_000];
     let vectors: [(&[u8], &str); 4] = [
-        (b"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-        (b"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        (
+            b"",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
+        (
+            b"abc",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
         (
             b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
@@ -81,7 +87,9 @@ fn fips_180_4_vectors() {
 }
 
 /// Lengths around every padding and block boundary, and longer ones.
-const CLASSES: [usize; 14] = [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 65_539];
+const CLASSES: [usize; 14] = [
+    0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, 65_539,
+];
 
 #[test]
 fn every_length_beside_every_class() {
@@ -100,15 +108,28 @@ fn every_length_beside_every_class() {
                 let got = kernel.digest_array([b, a]);
                 assert_eq!(got, [want_b, want_a], "{kernel} x2 class {c} len {len}");
             }
-            let c4: [&[u8]; 4] = [a, &other[..len / 2], &other[..CLASSES[len % 14]], &data[len..]];
+            let c4: [&[u8]; 4] = [
+                a,
+                &other[..len / 2],
+                &other[..CLASSES[len % 14]],
+                &data[len..],
+            ];
             let want: Vec<[u8; 32]> = c4.iter().map(|m| reference(m)).collect();
-            assert_eq!(kernel.digest_array(c4).to_vec(), want, "{kernel} x4 len {len}");
+            assert_eq!(
+                kernel.digest_array(c4).to_vec(),
+                want,
+                "{kernel} x4 len {len}"
+            );
         }
         // The batch form, every lane count, all lengths at once.
         let msgs: Vec<&[u8]> = (0..=1100).map(|n| &data[n % 7..n % 7 + n]).collect();
         let want: Vec<[u8; 32]> = msgs.iter().map(|m| reference(m)).collect();
         for lanes in 1..=MAX_LANES {
-            assert_eq!(kernel.digest_many_lanes(lanes, &msgs), want, "{kernel} lanes {lanes}");
+            assert_eq!(
+                kernel.digest_many_lanes(lanes, &msgs),
+                want,
+                "{kernel} lanes {lanes}"
+            );
         }
     }
     // The free functions (detected kernel).
@@ -127,14 +148,22 @@ fn random_lengths_to_4_mib() {
         for round in 0..3 {
             let msgs: Vec<&[u8]> = (0..7)
                 .map(|i| {
-                    let len = if i == round { 4 << 20 } else { rng.below(4 << 20) };
+                    let len = if i == round {
+                        4 << 20
+                    } else {
+                        rng.below(4 << 20)
+                    };
                     let start = rng.below((4 << 20) - len + 1);
                     &data[start..start + len]
                 })
                 .collect();
             let want: Vec<[u8; 32]> = msgs.iter().map(|m| reference(m)).collect();
             for lanes in [1, 2, 3, 4, 8] {
-                assert_eq!(kernel.digest_many_lanes(lanes, &msgs), want, "{kernel} lanes {lanes}");
+                assert_eq!(
+                    kernel.digest_many_lanes(lanes, &msgs),
+                    want,
+                    "{kernel} lanes {lanes}"
+                );
             }
         }
     }
@@ -181,18 +210,26 @@ fn streams_split_at_random_points() {
     for kernel in kernels() {
         for round in 0..40 {
             let n = 1 + round % 6;
-            let datas: Vec<Vec<u8>> = (0..n).map(|_| {
-                let len = rng.below(if round % 2 == 0 { 300 } else { 200_000 });
-                rng.bytes(len)
-            }).collect();
-            let splits: Vec<Vec<&[u8]>> = datas.iter().map(|d| {
-                let pieces = 1 + rng.below(12);
-                split(&mut rng, d, pieces)
-            }).collect();
+            let datas: Vec<Vec<u8>> = (0..n)
+                .map(|_| {
+                    let len = rng.below(if round % 2 == 0 { 300 } else { 200_000 });
+                    rng.bytes(len)
+                })
+                .collect();
+            let splits: Vec<Vec<&[u8]>> = datas
+                .iter()
+                .map(|d| {
+                    let pieces = 1 + rng.below(12);
+                    split(&mut rng, d, pieces)
+                })
+                .collect();
             let mut hashers: Vec<Sha256> = (0..n).map(|_| Sha256::with_kernel(kernel)).collect();
             let steps = splits.iter().map(Vec::len).max().unwrap();
             for step in 0..steps {
-                let inputs: Vec<&[u8]> = splits.iter().map(|s| s.get(step).copied().unwrap_or(&[])).collect();
+                let inputs: Vec<&[u8]> = splits
+                    .iter()
+                    .map(|s| s.get(step).copied().unwrap_or(&[]))
+                    .collect();
                 let mut refs: Vec<&mut Sha256> = hashers.iter_mut().collect();
                 kernel.update_lanes(1 + round % MAX_LANES, &mut refs, &inputs);
             }
@@ -220,11 +257,21 @@ fn batch_with_stream_lane() {
                 let k = (1 + rng.below(30)).min(pieces.len() - i);
                 let batch = &pieces[i..i + k];
                 let len: usize = batch.iter().map(|p| p.len()).sum();
-                kernel.digest_many_with_stream(lanes, &mut stream, &data[at..at + len], batch, &mut all);
+                kernel.digest_many_with_stream(
+                    lanes,
+                    &mut stream,
+                    &data[at..at + len],
+                    batch,
+                    &mut all,
+                );
                 at += len;
                 i += k;
             }
-            assert_eq!(stream.finalize(), reference(&data), "{kernel} lanes {lanes}");
+            assert_eq!(
+                stream.finalize(),
+                reference(&data),
+                "{kernel} lanes {lanes}"
+            );
             let want: Vec<[u8; 32]> = pieces.iter().map(|p| reference(p)).collect();
             assert_eq!(all, want, "{kernel} lanes {lanes}");
         }

@@ -28,7 +28,8 @@ impl Guarded {
         };
         assert_ne!(ptr, libc::MAP_FAILED);
         // SAFETY: the second page lies inside the mapping just made.
-        let rc = unsafe { libc::mprotect(ptr.cast::<u8>().add(page).cast(), page, libc::PROT_NONE) };
+        let rc =
+            unsafe { libc::mprotect(ptr.cast::<u8>().add(page).cast(), page, libc::PROT_NONE) };
         assert_eq!(rc, 0);
         Guarded { ptr, page }
     }
@@ -64,7 +65,10 @@ fn reads_stop_at_the_guard_page() {
             let other = &page[n - len / 2..];
             let want_other: [u8; 32] = sha2::Sha256::digest(other.to_vec()).into();
             assert_eq!(kernel.digest_array([msg, other]), [want, want_other]);
-            assert_eq!(kernel.digest_array([other, msg, other, msg]), [want_other, want, want_other, want]);
+            assert_eq!(
+                kernel.digest_array([other, msg, other, msg]),
+                [want_other, want, want_other, want]
+            );
             let mut h = Sha256::with_kernel(kernel);
             h.update(&msg[..len / 3]);
             h.update(&msg[len / 3..]);

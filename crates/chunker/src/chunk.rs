@@ -201,18 +201,15 @@ impl Iterator for BytesChunks {
             }
         }
         let digests = hash_many(algorithm, &payloads);
-        self.ready.extend(
-            payloads
-                .into_iter()
-                .zip(offsets)
-                .zip(digests)
-                .map(|((payload, offset), digest)| Chunk {
+        self.ready
+            .extend(payloads.into_iter().zip(offsets).zip(digests).map(
+                |((payload, offset), digest)| Chunk {
                     offset,
                     length: payload.len(),
                     digest: Some(digest),
                     payload,
-                }),
-        );
+                },
+            ));
         self.ready.pop_front()
     }
 }

@@ -32,7 +32,9 @@ const ALGS: [Option<HashAlgorithm>; 3] = [
 #[test]
 fn hash_many_equals_sha2() {
     let data = generate(Kind::Binary, 300_000, 7);
-    let msgs: Vec<&[u8]> = (0..200).map(|i| &data[i * 13..i * 13 + i * i * 7 % 9000]).collect();
+    let msgs: Vec<&[u8]> = (0..200)
+        .map(|i| &data[i * 13..i * 13 + i * i * 7 % 9000])
+        .collect();
     let got = hash_many(HashAlgorithm::Sha256, &msgs);
     let want: Vec<Digest> = msgs.iter().map(|m| sha2(m)).collect();
     assert_eq!(got, want);
@@ -44,7 +46,11 @@ fn hash_many_equals_sha2() {
 #[test]
 fn every_path_every_algorithm_pair() {
     let config = Config::new(2048, 8192, 32768).unwrap();
-    for (kind, len) in [(Kind::Text, 3_000_000), (Kind::Random, 1_000_003), (Kind::Binary, 5000)] {
+    for (kind, len) in [
+        (Kind::Text, 3_000_000),
+        (Kind::Random, 1_000_003),
+        (Kind::Binary, 5000),
+    ] {
         let data = generate(kind, len, 3);
         for chunk_alg in ALGS {
             let options = ChunkOptions::new(config).hash(chunk_alg);
@@ -75,7 +81,10 @@ fn every_path_every_algorithm_pair() {
                     };
                     let mut plain = make();
                     let chunks: Vec<_> = plain.by_ref().map(Result::unwrap).collect();
-                    assert_eq!(chunks, mem, "{kind:?} {chunk_alg:?} {stream_alg:?} {pattern:?}");
+                    assert_eq!(
+                        chunks, mem,
+                        "{kind:?} {chunk_alg:?} {stream_alg:?} {pattern:?}"
+                    );
                     let summary = plain.summary().unwrap();
                     assert_eq!(summary.digest, stream_alg.map(|a| reference(a, &data)));
                     let mut ahead = make().read_ahead().unwrap();

@@ -86,7 +86,10 @@ pub fn run(args: BenchHashArgs) -> Result<()> {
             }));
         }
         let best = medians[1..=LANES.len()].iter().copied().fold(0.0, f64::max);
-        ratios.insert(format!("best_lanes_vs_sha2_crate_{}K", size >> 10), json!(best / medians[0]));
+        ratios.insert(
+            format!("best_lanes_vs_sha2_crate_{}K", size >> 10),
+            json!(best / medians[0]),
+        );
     }
     let mut out = output::stdout();
     match args.format {
@@ -104,7 +107,10 @@ pub fn run(args: BenchHashArgs) -> Result<()> {
             })
         ),
         BenchFormat::Text => {
-            let mut s = format!("# bench hash: {source}, kernel {kernel}, median of {}\n", args.repeat);
+            let mut s = format!(
+                "# bench hash: {source}, kernel {kernel}, median of {}\n",
+                args.repeat
+            );
             for r in &results {
                 s += &format!(
                     "{:<16} {:>5} KiB  {:6.3} GB/s ({:.3}..{:.3})  {:.2}x sha2-crate\n",

@@ -30,8 +30,10 @@ pub fn run(args: HashArgs) -> Result<()> {
         .filter(|f| f.as_deref().is_none_or(|p| p == Path::new("-")))
         .count();
     if stdin > 1 {
-        return Err(anyhow::anyhow!("standard input ('-') can be hashed only once"))
-            .code(Code::Usage);
+        return Err(anyhow::anyhow!(
+            "standard input ('-') can be hashed only once"
+        ))
+        .code(Code::Usage);
     }
     let algo: HashAlgorithm = args.algo.into();
     let mut printer = Printer::new(args.format, args.encoding.into(), algo, files.len() > 1)?;
@@ -121,7 +123,12 @@ struct Printer {
 }
 
 impl Printer {
-    fn new(format: HashFormat, encoding: Encoding, algo: HashAlgorithm, several: bool) -> Result<Self> {
+    fn new(
+        format: HashFormat,
+        encoding: Encoding,
+        algo: HashAlgorithm,
+        several: bool,
+    ) -> Result<Self> {
         let mut out = output::stdout();
         if format == HashFormat::Csv {
             writeln!(out, "file,algorithm,digest,size").map_err(write_err)?;

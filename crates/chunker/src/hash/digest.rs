@@ -5,9 +5,9 @@ use std::fmt;
 use std::io;
 use std::str::FromStr;
 
+use super::nix32::{self, Nix32Error};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use super::nix32::{self, Nix32Error};
 
 /// A supported hash algorithm. Both produce 32-byte digests.
 ///
@@ -502,7 +502,10 @@ pub fn hash_many<M: AsRef<[u8]>>(algorithm: HashAlgorithm, messages: &[M]) -> Ve
             .into_iter()
             .map(|d| Digest::new(algorithm, d))
             .collect(),
-        HashAlgorithm::Blake3 => messages.iter().map(|m| hash(algorithm, m.as_ref())).collect(),
+        HashAlgorithm::Blake3 => messages
+            .iter()
+            .map(|m| hash(algorithm, m.as_ref()))
+            .collect(),
     }
 }
 
@@ -516,7 +519,12 @@ pub(crate) fn hash_many_and_update<M: AsRef<[u8]>>(
     whole_input: &[u8],
 ) -> Option<Vec<Digest>> {
     match (algorithm, whole) {
-        (Some(HashAlgorithm::Sha256), Some(Hasher { inner: Inner::Sha256(h) })) => Some(
+        (
+            Some(HashAlgorithm::Sha256),
+            Some(Hasher {
+                inner: Inner::Sha256(h),
+            }),
+        ) => Some(
             chunker_sha256::digest_many_with_stream(h, whole_input, messages)
                 .into_iter()
                 .map(|d| Digest::new(HashAlgorithm::Sha256, d))

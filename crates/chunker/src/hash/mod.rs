@@ -31,8 +31,8 @@
 mod digest;
 pub mod nix32;
 
+pub(crate) use digest::hash_many_and_update;
 pub use digest::{
     hash, hash_many, AlgorithmParseError, Digest, DigestParseError, Encoding, EncodingParseError,
     HashAlgorithm, Hasher,
 };
-pub(crate) use digest::hash_many_and_update;

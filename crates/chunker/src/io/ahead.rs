@@ -244,7 +244,8 @@ impl ReadAheadStream {
         match error {
             None => {
                 let first = self.found.len();
-                self.found.extend(self.push.finish().map(|span| (span, None)));
+                self.found
+                    .extend(self.push.finish().map(|span| (span, None)));
                 hash_found(
                     &self.options,
                     self.whole.as_mut(),

@@ -347,7 +347,9 @@ fn hash_found(
         .map(|(s, _)| &buf[at(s.offset)..at(s.offset) + s.length])
         .collect();
     let whole_input = &buf[at(start)..at(end)];
-    if let Some(digests) = hash_many_and_update(options.hash_algorithm(), &chunks, whole, whole_input) {
+    if let Some(digests) =
+        hash_many_and_update(options.hash_algorithm(), &chunks, whole, whole_input)
+    {
         for ((_, d), digest) in found.range_mut(first..).zip(digests) {
             *d = Some(digest);
         }
