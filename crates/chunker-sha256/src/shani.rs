@@ -37,6 +37,8 @@ pub(crate) fn is_available() -> bool {
 /// `b < nblocks`, lanes interleaved.
 ///
 /// Panics (never reads out of bounds) if a lane has fewer than `nblocks` blocks.
+// Block and lane indices address several parallel arrays at once.
+#[allow(clippy::needless_range_loop)]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
 pub(crate) fn compress<const N: usize>(
     states: &mut [[u32; 8]; N],
