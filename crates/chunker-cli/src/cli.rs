@@ -45,9 +45,11 @@ pub enum Command {
     /// A progress bar is drawn on stderr for large inputs when stderr is a terminal.
     #[command(after_help = EXIT_CODES)]
     Chunk(ChunkArgs),
-    /// Hash a file (flat, its bytes as they are) and print the digest.
+    /// Hash files (flat, their bytes as they are) and print the digests.
     ///
-    /// `chunker hash FILE` equals `nix-hash --type sha256 --flat --base32 FILE`.
+    /// `chunker hash FILE` equals `nix-hash --type sha256 --flat --base32 FILE`. With
+    /// several files, one line each in the order given, `DIGEST  FILE` as `sha256sum`
+    /// lists them; SHA-256 hashes several files at once (in lanes).
     #[command(after_help = EXIT_CODES)]
     Hash(HashArgs),
     /// Nix base32 ("nix32") encoding and decoding, exactly as Nix does it.
@@ -216,22 +218,37 @@ pub struct ChunkArgs {
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
-    /// File to hash; `-` or nothing reads standard input.
+    /// Files to hash, in order; `-` or nothing reads standard input (once).
     #[arg(value_name = "FILE", conflicts_with = "nar")]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
     /// Hash the NAR serialisation of PATH instead (its NarHash, = `nix-hash --type
     /// sha256 --base32 PATH`); prints `sha256:<nix32>` and the NAR size.
     #[arg(long, value_name = "PATH")]
     pub nar: Option<PathBuf>,
-    /// Hash algorithm.
+    /// Hash algorithm (--nar: sha256 only).
     #[arg(long, value_enum, default_value_t = AlgoArg::Sha256)]
     pub algo: AlgoArg,
     /// Output encoding: nix32 and hex print the bare digest, sri prints `sha256-…`.
+    /// With --nar: `sha256:<nix32>`, `sha256:<hex>` or `sha256-<base64>`.
     #[arg(long, value_enum, default_value_t = EncodingArg::Nix32)]
     pub encoding: EncodingArg,
-    /// Output format: text prints the digest alone; json adds algorithm and size.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = HashFormat::Text)]
+    pub format: HashFormat,
+}
+
+/// What `hash` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HashFormat {
+    /// One file: the digest alone. Several: `DIGEST  FILE` per line. --nar: the
+    /// NarHash, then the NAR size, on two lines.
+    Text,
+    /// One file (or --nar): one JSON object with the digest, algorithm, encoding and
+    /// size. Several: `{"files":[…]}` with one such object per file, in order.
+    Json,
+    /// A header row `file,algorithm,digest,size` (--nar: `path,nar_hash,nar_size`),
+    /// then one row per file.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +286,9 @@ pub enum BenchCommand {
     /// at once (nothing is left behind, however the run ends). The raw rows measure the
     /// first 256 MiB at most, held in memory; the stream rows read the whole file.
     Stream(BenchStreamArgs),
+    /// SHA-256 in lanes (2, 3, 4 messages at once) next to the `sha2` and `blake3`
+    /// crates, on the same 64 KiB and 1 MiB messages in the same run.
+    Hash(BenchHashArgs),
     /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call (into a stack
     /// array, and into a new String).
     Nix32 {
@@ -334,6 +354,22 @@ pub struct BenchStreamArgs {
     pub sizes: SizeArgs,
     #[command(flatten)]
     pub common: BenchCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchHashArgs {
+    /// Cut the messages from this file (its first 64 MiB) instead of random bytes.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Bytes hashed per row and message size, 4K..=64G (at least one message).
+    #[arg(long, value_parser = parse_bench_size, default_value = "32M", value_name = "SIZE")]
+    pub size: usize,
+    /// Repetitions per row; the median is reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
+    pub format: BenchFormat,
 }
 
 #[derive(Debug, Subcommand)]

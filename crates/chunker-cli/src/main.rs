@@ -50,6 +50,14 @@ fn main() -> ExitCode {
         )
         .report();
     }
+    // Likewise a bad CHUNKER_SHA256_KERNEL.
+    if let Err(e) = chunker::sha256::Kernel::from_env() {
+        return error::CliError::new(
+            error::Code::Config,
+            anyhow::Error::new(e).context(format!("invalid {}", chunker::sha256::KERNEL_ENV)),
+        )
+        .report();
+    }
     match cmd::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.report(),

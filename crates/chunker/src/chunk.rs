@@ -1,9 +1,11 @@
 //! Chunks, chunk descriptors and eager chunking of data in memory.
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 
 use crate::cdc::{self, Config, Kernel, KernelError, Span, Spans};
-use crate::hash::{hash, Digest, HashAlgorithm};
+use crate::hash::{hash, hash_many, Digest, HashAlgorithm};
 use crate::io::ChunkStream;
 
 /// One content-defined chunk with its payload.
@@ -123,6 +125,7 @@ impl ChunkOptions {
             options: *self,
             data,
             pos: 0,
+            ready: VecDeque::new(),
         }
     }
 
@@ -142,30 +145,72 @@ impl ChunkOptions {
 }
 
 /// Iterator over the chunks of a [`Bytes`] buffer; see [`ChunkOptions::chunk_bytes`].
+///
+/// With hashing on, chunks are cut a few at a time and their digests computed
+/// together ([`hash_many`]: SHA-256 runs several chunks in lanes).
 #[derive(Debug, Clone)]
 pub struct BytesChunks {
     options: ChunkOptions,
     data: Bytes,
     pos: usize,
+    /// Chunks cut and hashed, not yet handed out.
+    ready: VecDeque<Chunk>,
+}
+
+/// Chunks cut ahead and hashed together by [`BytesChunks`]: enough to keep every
+/// SHA-256 lane busy while the shortest chunks finish.
+const BATCH: usize = 16;
+
+impl BytesChunks {
+    /// The next chunk's payload, without its digest.
+    fn cut(&mut self) -> Option<Bytes> {
+        let len = self.options.chunker.cut(&self.data[self.pos..]);
+        if len == 0 {
+            return None;
+        }
+        let payload = self.data.slice(self.pos..self.pos + len);
+        self.pos += len;
+        Some(payload)
+    }
 }
 
 impl Iterator for BytesChunks {
     type Item = Chunk;
 
     fn next(&mut self) -> Option<Chunk> {
-        let len = self.options.chunker.cut(&self.data[self.pos..]);
-        if len == 0 {
-            return None;
+        if let Some(chunk) = self.ready.pop_front() {
+            return Some(chunk);
         }
-        let payload = self.data.slice(self.pos..self.pos + len);
-        let chunk = Chunk {
-            offset: self.pos as u64,
-            length: len,
-            digest: self.options.digest(&payload),
-            payload,
+        let Some(algorithm) = self.options.hash else {
+            let offset = self.pos as u64;
+            let payload = self.cut()?;
+            return Some(Chunk {
+                offset,
+                length: payload.len(),
+                digest: None,
+                payload,
+            });
         };
-        self.pos += len;
-        Some(chunk)
+        let mut offsets = [0u64; BATCH];
+        let mut payloads = Vec::with_capacity(BATCH);
+        while payloads.len() < BATCH {
+            offsets[payloads.len()] = self.pos as u64;
+            match self.cut() {
+                Some(p) => payloads.push(p),
+                None => break,
+            }
+        }
+        let digests = hash_many(algorithm, &payloads);
+        self.ready
+            .extend(payloads.into_iter().zip(offsets).zip(digests).map(
+                |((payload, offset), digest)| Chunk {
+                    offset,
+                    length: payload.len(),
+                    digest: Some(digest),
+                    payload,
+                },
+            ));
+        self.ready.pop_front()
     }
 }
 

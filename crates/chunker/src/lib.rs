@@ -38,6 +38,8 @@
 #![deny(missing_docs)]
 
 pub use chunker_cdc as cdc;
+/// Multi-lane SHA-256 (the `chunker-sha256` crate): kernels, batches, streaming lanes.
+pub use chunker_sha256 as sha256;
 
 mod chunk;
 pub mod compress;

@@ -5,11 +5,9 @@ use std::fmt;
 use std::io;
 use std::str::FromStr;
 
+use super::nix32::{self, Nix32Error};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use sha2::Digest as _;
-
-use super::nix32::{self, Nix32Error};
 
 /// A supported hash algorithm. Both produce 32-byte digests.
 ///
@@ -477,10 +475,68 @@ impl FromStr for Digest {
 /// ```
 pub fn hash(algorithm: HashAlgorithm, data: &[u8]) -> Digest {
     let bytes = match algorithm {
-        HashAlgorithm::Sha256 => sha2::Sha256::digest(data).into(),
+        HashAlgorithm::Sha256 => chunker_sha256::digest(data),
         HashAlgorithm::Blake3 => *blake3::hash(data).as_bytes(),
     };
     Digest::new(algorithm, bytes)
+}
+
+/// Hashes each of `messages`; the digests come back in the same order.
+///
+/// SHA-256 hashes several messages at once in one interleaved loop (see the
+/// `chunker-sha256` crate: on x86-64 with the SHA extensions that is about twice
+/// the speed of one message after another); BLAKE3 hashes them one by one.
+///
+/// ```
+/// use chunker::hash::{hash, hash_many, HashAlgorithm};
+///
+/// let messages = [&b"abc"[..], b"", &[7u8; 10_000]];
+/// let digests = hash_many(HashAlgorithm::Sha256, &messages);
+/// for (d, m) in digests.iter().zip(messages) {
+///     assert_eq!(*d, hash(HashAlgorithm::Sha256, m));
+/// }
+/// ```
+pub fn hash_many<M: AsRef<[u8]>>(algorithm: HashAlgorithm, messages: &[M]) -> Vec<Digest> {
+    match algorithm {
+        HashAlgorithm::Sha256 => chunker_sha256::digest_many(messages)
+            .into_iter()
+            .map(|d| Digest::new(algorithm, d))
+            .collect(),
+        HashAlgorithm::Blake3 => messages
+            .iter()
+            .map(|m| hash(algorithm, m.as_ref()))
+            .collect(),
+    }
+}
+
+/// Digests of `messages` with `algorithm` (none when `None`), while `whole` takes
+/// `whole_input`: when both are SHA-256, the whole-stream digest runs as one more lane
+/// beside the messages.
+pub(crate) fn hash_many_and_update<M: AsRef<[u8]>>(
+    algorithm: Option<HashAlgorithm>,
+    messages: &[M],
+    whole: Option<&mut Hasher>,
+    whole_input: &[u8],
+) -> Option<Vec<Digest>> {
+    match (algorithm, whole) {
+        (
+            Some(HashAlgorithm::Sha256),
+            Some(Hasher {
+                inner: Inner::Sha256(h),
+            }),
+        ) => Some(
+            chunker_sha256::digest_many_with_stream(h, whole_input, messages)
+                .into_iter()
+                .map(|d| Digest::new(HashAlgorithm::Sha256, d))
+                .collect(),
+        ),
+        (algorithm, whole) => {
+            if let Some(h) = whole {
+                h.update(whole_input);
+            }
+            algorithm.map(|a| hash_many(a, messages))
+        }
+    }
 }
 
 /// Incremental hasher over either algorithm.
@@ -509,7 +565,7 @@ pub struct Hasher {
 
 #[derive(Clone)]
 enum Inner {
-    Sha256(sha2::Sha256),
+    Sha256(chunker_sha256::Sha256),
     // Boxed: a blake3 hasher is ~2 KiB, a SHA-256 state ~100 bytes.
     Blake3(Box<blake3::Hasher>),
 }
@@ -521,7 +577,7 @@ impl Hasher {
     /// A hasher with no data fed yet.
     pub fn new(algorithm: HashAlgorithm) -> Self {
         let inner = match algorithm {
-            HashAlgorithm::Sha256 => Inner::Sha256(sha2::Sha256::new()),
+            HashAlgorithm::Sha256 => Inner::Sha256(chunker_sha256::Sha256::new()),
             HashAlgorithm::Blake3 => Inner::Blake3(Box::new(blake3::Hasher::new())),
         };
         Self { inner }
@@ -550,7 +606,7 @@ impl Hasher {
     /// hasher, so more data may follow.
     pub fn finalize(&self) -> Digest {
         let bytes = match &self.inner {
-            Inner::Sha256(h) => h.clone().finalize().into(),
+            Inner::Sha256(h) => h.finalize(),
             Inner::Blake3(h) => *h.finalize().as_bytes(),
         };
         Digest::new(self.algorithm(), bytes)
@@ -559,7 +615,7 @@ impl Hasher {
     /// Forgets all data fed so far, as if newly created.
     pub fn reset(&mut self) {
         match &mut self.inner {
-            Inner::Sha256(h) => sha2::Digest::reset(h),
+            Inner::Sha256(h) => h.reset(),
             Inner::Blake3(h) => {
                 h.reset();
             }

@@ -14,7 +14,8 @@
 //! );
 //! ```
 //!
-//! - [`hash`] hashes a slice in one call; [`Hasher`] hashes incrementally
+//! - [`hash`] hashes a slice in one call; [`hash_many`] hashes a batch of
+//!   independent messages (SHA-256 several at once, in lanes); [`Hasher`] hashes incrementally
 //!   (also from an [`std::io::Read`] or as an [`std::io::Write`]).
 //! - [`Digest`] is a 32-byte value tagged with its [`HashAlgorithm`]. It
 //!   prints as hex, Nix base32 or SRI ([`Encoding`]) and parses from
@@ -30,7 +31,8 @@
 mod digest;
 pub mod nix32;
 
+pub(crate) use digest::hash_many_and_update;
 pub use digest::{
-    hash, AlgorithmParseError, Digest, DigestParseError, Encoding, EncodingParseError,
+    hash, hash_many, AlgorithmParseError, Digest, DigestParseError, Encoding, EncodingParseError,
     HashAlgorithm, Hasher,
 };

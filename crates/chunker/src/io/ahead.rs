@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use super::{ChunkStream, Found, Handout, StreamError, StreamSummary};
+use super::{hash_found, ChunkStream, Found, Handout, StreamError, StreamSummary};
 use crate::cdc::PushChunker;
 use crate::chunk::{Chunk, ChunkOptions};
 use crate::hash::Hasher;
@@ -197,8 +197,9 @@ impl ReadAheadStream {
             whole,
             ..
         } = self;
+        let first = found.len();
         for span in push.feed(&block) {
-            let bytes = if span.offset < base {
+            if span.offset < base {
                 // Started in `cur` (and may end there: a cut held back by the odd-remainder
                 // rule is only released by more input). `cur` has room for the rest: less
                 // than one max chunk.
@@ -208,22 +209,14 @@ impl ReadAheadStream {
                 if need > have {
                     cur.extend_from_slice(&block[have..need]);
                 }
-                let start = (span.offset - *cur_base) as usize;
-                &cur[start..start + span.length]
+                found.push_back((span, None));
             } else {
-                let start = (span.offset - base) as usize;
-                &block[start..start + span.length]
-            };
-            if let Some(h) = whole.as_mut() {
-                h.update(bytes);
-            }
-            let entry = (span, options.digest(bytes));
-            if span.offset < base {
-                found.push_back(entry);
-            } else {
-                fresh.push_back(entry);
+                fresh.push_back((span, None));
             }
         }
+        // The chunks that end in `cur` come first in the stream, then those in `block`.
+        hash_found(options, whole.as_mut(), cur, *cur_base, found, first);
+        hash_found(options, whole.as_mut(), &block, base, &mut fresh, 0);
         if self.push.chunk_start() < base {
             debug_assert!(fresh.is_empty());
             self.cur.extend_from_slice(&block);
@@ -250,14 +243,17 @@ impl ReadAheadStream {
     fn end(&mut self, error: Option<io::Error>) {
         match error {
             None => {
-                if let Some(span) = self.push.finish() {
-                    let start = (span.offset - self.cur_base) as usize;
-                    let bytes = &self.cur[start..start + span.length];
-                    if let Some(h) = self.whole.as_mut() {
-                        h.update(bytes);
-                    }
-                    self.found.push_back((span, self.options.digest(bytes)));
-                }
+                let first = self.found.len();
+                self.found
+                    .extend(self.push.finish().map(|span| (span, None)));
+                hash_found(
+                    &self.options,
+                    self.whole.as_mut(),
+                    &self.cur,
+                    self.cur_base,
+                    &mut self.found,
+                    first,
+                );
             }
             Some(source) => {
                 self.out.error = Some(StreamError::Read {

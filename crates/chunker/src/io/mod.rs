@@ -24,7 +24,7 @@ use bytes::Bytes;
 
 use crate::cdc::{PushChunker, Span};
 use crate::chunk::{Chunk, ChunkOptions};
-use crate::hash::{Digest, HashAlgorithm, Hasher};
+use crate::hash::{hash_many_and_update, Digest, HashAlgorithm, Hasher};
 
 /// Default size of each read from the underlying reader (1 MiB).
 pub const DEFAULT_READ_SIZE: usize = 1 << 20;
@@ -239,7 +239,8 @@ impl<R: Read> ChunkStream<R> {
         self.reader
     }
 
-    /// Record chunks made final by the bytes `buf[from..]`, hashing each now.
+    /// Record chunks made final by the bytes `buf[from..]` (and, at the end of the input,
+    /// the last chunk), hashing them now.
     fn scan_new(&mut self, from: usize) {
         let ChunkStream {
             push,
@@ -248,16 +249,15 @@ impl<R: Read> ChunkStream<R> {
             found,
             options,
             whole,
+            eof,
             ..
         } = self;
-        for span in push.feed(&buf[from..]) {
-            let start = (span.offset - *buf_base) as usize;
-            let bytes = &buf[start..start + span.length];
-            if let Some(h) = whole.as_mut() {
-                h.update(bytes);
-            }
-            found.push_back((span, options.digest(bytes)));
+        let first = found.len();
+        found.extend(push.feed(&buf[from..]).map(|span| (span, None)));
+        if *eof {
+            found.extend(push.finish().map(|span| (span, None)));
         }
+        hash_found(options, whole.as_mut(), buf, *buf_base, found, first);
     }
 
     /// Freeze the block: its found chunks become ready; the chunk in progress moves to
@@ -314,20 +314,44 @@ impl<R: Read> ChunkStream<R> {
             }
             self.total += got as u64;
             self.scan_new(before);
-            if self.eof {
-                if let Some(span) = self.push.finish() {
-                    let start = (span.offset - self.buf_base) as usize;
-                    let bytes = &self.buf[start..start + span.length];
-                    if let Some(h) = self.whole.as_mut() {
-                        h.update(bytes);
-                    }
-                    let d = self.options.digest(bytes);
-                    self.found.push_back((span, d));
-                }
-            }
             if self.eof || self.out.error.is_some() {
                 self.rotate();
             }
+        }
+    }
+}
+
+/// Digest the chunks `found[first..]`, consecutive and all in `buf` (`buf[0]` is at
+/// stream offset `base`), and feed their bytes to `whole`: with SHA-256 for both, in one
+/// multi-lane pass where the whole-stream digest is one more lane beside the chunks.
+fn hash_found(
+    options: &ChunkOptions,
+    whole: Option<&mut Hasher>,
+    buf: &[u8],
+    base: u64,
+    found: &mut Found,
+    first: usize,
+) {
+    let (Some(start), Some(end)) = (
+        found.get(first).map(|(s, _)| s.offset),
+        found.back().map(|(s, _)| s.offset + s.length as u64),
+    ) else {
+        return;
+    };
+    if options.hash_algorithm().is_none() && whole.is_none() {
+        return;
+    }
+    let at = |offset: u64| (offset - base) as usize;
+    let chunks: Vec<&[u8]> = found
+        .range(first..)
+        .map(|(s, _)| &buf[at(s.offset)..at(s.offset) + s.length])
+        .collect();
+    let whole_input = &buf[at(start)..at(end)];
+    if let Some(digests) =
+        hash_many_and_update(options.hash_algorithm(), &chunks, whole, whole_input)
+    {
+        for ((_, d), digest) in found.range_mut(first..).zip(digests) {
+            *d = Some(digest);
         }
     }
 }
