@@ -254,6 +254,9 @@ pub enum BenchCommand {
     Cdc(BenchCdcArgs),
     /// ChunkStream over a file (read + cut + digest) next to raw cut and hash speeds.
     Stream(BenchStreamArgs),
+    /// Async chunking (SHA-256) on a one-worker tokio runtime: a 1 ms ticker's worst and
+    /// p99 lag, next to a naive hash-inside-poll stream, and the sync path's throughput.
+    Async(BenchAsyncArgs),
     /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call (into a stack
     /// array, and into a new String).
     Nix32 {
@@ -318,6 +321,19 @@ pub struct BenchStreamArgs {
     pub sizes: SizeArgs,
     #[command(flatten)]
     pub common: BenchCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAsyncArgs {
+    /// Bytes of generated (random) data, 4K..=64G.
+    #[arg(long, value_parser = parse_bench_size, default_value = "1G", value_name = "SIZE")]
+    pub size: usize,
+    /// Repetitions per row; medians (and the worst lag of all runs) are reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
+    pub format: BenchFormat,
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,6 +24,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Cdc(a) => cdc(a),
         BenchCommand::Stream(a) => stream(a),
+        BenchCommand::Async(a) => super::bench_async::run(a),
         BenchCommand::Nix32 { format } => nix32(format),
     }
 }
@@ -77,7 +78,7 @@ fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
     (t.elapsed().as_secs_f64(), r)
 }
 
-fn cpu_model() -> String {
+pub(super) fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

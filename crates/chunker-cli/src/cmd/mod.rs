@@ -2,6 +2,7 @@
 
 mod base32;
 mod bench;
+mod bench_async;
 mod chunk;
 mod compress;
 mod dict;
