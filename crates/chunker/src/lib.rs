@@ -30,7 +30,7 @@
 //! - [`hash`](mod@hash): [`Digest`], [`HashAlgorithm`], [`Hasher`], Nix base32.
 //! - [`io`]: [`ChunkStream`] over readers, and [`ReadAheadStream`] that reads on a
 //!   second thread.
-//! - [`async_io`] (features `tokio`, `futures-io`): a chunk `Stream` over `AsyncRead`
+//! - `async_io` (features `tokio`, `futures-io`): a chunk `Stream` over `AsyncRead`
 //!   whose CPU work runs off the async worker threads.
 //! - [`compress`]: zstd, lz4, xz and bzip2 with output limits, pooled zstd contexts,
 //!   dictionaries and adaptive codec selection.
