@@ -7,7 +7,9 @@
 //! - `naive:sha256`: the same stream with its jobs run inside `poll` (cutting and
 //!   hashing a block per poll on the worker: the "hash inside poll" design);
 //! - `sync:sha256`: [`chunker::ChunkStream`] on the calling thread, no runtime: the
-//!   throughput reference.
+//!   throughput reference;
+//! - `idle:ticker`: the ticker alone for as long as the `async` run took: the lag the
+//!   machine itself adds (a busy shared machine preempts the worker thread).
 //!
 //! Rows are measured interleaved, `--repeat` times; throughput is the median, the worst
 //! lag the worst of all runs, p99 over all ticks of all runs. Lag is measured against
@@ -65,6 +67,25 @@ fn max(v: &[f64]) -> f64 {
     v.iter().copied().fold(0.0, f64::max)
 }
 
+/// The ticker alone on a one-worker runtime for `secs`: the lag of each tick (ms).
+fn run_idle(secs: f64) -> Result<Vec<f64>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .code(Code::Failure)?;
+    Ok(rt.block_on(async move {
+        let end = Instant::now() + Duration::from_secs_f64(secs);
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.tick().await;
+        let mut lags = Vec::new();
+        while Instant::now() < end {
+            let deadline = tick.tick().await;
+            lags.push(deadline.elapsed().as_secs_f64() * 1e3);
+        }
+        lags
+    }))
+}
+
 /// Chunk `data` on a one-worker runtime beside the 1 ms ticker; `inline` runs the
 /// jobs inside `poll`. Seconds, chunk list, and the lag of each tick (ms).
 fn run_async(
@@ -120,6 +141,7 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
     let data = Bytes::from(generate(Kind::Random, args.size, 42));
     let gb = data.len() as f64 / 1e9;
     let (mut sync, mut asynk, mut naive) = (Row::default(), Row::default(), Row::default());
+    let mut idle = Row::default();
     let mut reference: Option<Vec<ChunkInfo>> = None;
     for _ in 0..args.repeat {
         let start = Instant::now();
@@ -142,6 +164,11 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
             row.gbps.push(gb / secs);
             row.worst.push(max(&lags));
             row.lags.extend(lags);
+            if !inline {
+                let lags = run_idle(secs)?;
+                idle.worst.push(max(&lags));
+                idle.lags.extend(lags);
+            }
         }
     }
     let lag_row = |name: &str, r: &Row| {
@@ -158,6 +185,12 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
     let results = vec![
         lag_row("async:sha256", &asynk),
         lag_row("naive:sha256", &naive),
+        json!({
+            "name": "idle:ticker",
+            "worst_lag_ms": max(&idle.worst),
+            "p99_lag_ms": p99(&idle.lags),
+            "ticks": idle.lags.len(),
+        }),
         json!({
             "name": "sync:sha256",
             "gbps": median(&sync.gbps),
