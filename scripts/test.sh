@@ -14,6 +14,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo test (every kernel this CPU supports; skipped ones say so)"
 cargo test --workspace --locked
+cargo test -p chunker --locked --features tokio --test async_stream --example http_upload
 
 echo "== chunker bench smoke run (not a measurement)"
 cargo run --release --locked -q -p chunker-cli -- bench cdc --size 4M --repeat 1 --preset small

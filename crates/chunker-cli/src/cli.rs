@@ -289,6 +289,9 @@ pub enum BenchCommand {
     /// SHA-256 in lanes (2, 3, 4 messages at once) next to the `sha2` and `blake3`
     /// crates, on the same 64 KiB and 1 MiB messages in the same run.
     Hash(BenchHashArgs),
+    /// Async chunking (SHA-256) on a one-worker tokio runtime: a 1 ms ticker's worst and
+    /// p99 lag, next to a naive hash-inside-poll stream, and the sync path's throughput.
+    Async(BenchAsyncArgs),
     /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call (into a stack
     /// array, and into a new String).
     Nix32 {
@@ -366,6 +369,19 @@ pub struct BenchHashArgs {
     pub size: usize,
     /// Repetitions per row; the median is reported.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
+    pub format: BenchFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAsyncArgs {
+    /// Bytes of generated (random) data, 4K..=64G.
+    #[arg(long, value_parser = parse_bench_size, default_value = "1G", value_name = "SIZE")]
+    pub size: usize,
+    /// Repetitions per row; medians (and the worst lag of all runs) are reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: u32,
     /// Output format.
     #[arg(long, value_enum, default_value_t = BenchFormat::Text)]

@@ -30,6 +30,8 @@
 //! - [`hash`](mod@hash): [`Digest`], [`HashAlgorithm`], [`Hasher`], Nix base32.
 //! - [`io`]: [`ChunkStream`] over readers, and [`ReadAheadStream`] that reads on a
 //!   second thread.
+//! - `async_io` (features `tokio`, `futures-io`): a chunk `Stream` over `AsyncRead`
+//!   whose CPU work runs off the async worker threads.
 //! - [`compress`]: zstd, lz4, xz and bzip2 with output limits, pooled zstd contexts,
 //!   dictionaries and adaptive codec selection.
 //! - [`nix`]: NAR encoder/reader (NarHash in the same pass), narinfo, Ed25519 keys in
@@ -41,6 +43,8 @@ pub use chunker_cdc as cdc;
 /// Multi-lane SHA-256 (the `chunker-sha256` crate): kernels, batches, streaming lanes.
 pub use chunker_sha256 as sha256;
 
+#[cfg(feature = "futures-io")]
+pub mod async_io;
 mod chunk;
 pub mod compress;
 pub mod hash;

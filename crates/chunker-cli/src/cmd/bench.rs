@@ -25,6 +25,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Cdc(a) => cdc(a),
         BenchCommand::Stream(a) => stream(a),
         BenchCommand::Hash(a) => super::bench_hash::run(a),
+        BenchCommand::Async(a) => super::bench_async::run(a),
         BenchCommand::Nix32 { format } => nix32(format),
     }
 }

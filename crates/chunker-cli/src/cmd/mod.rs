@@ -3,6 +3,7 @@
 mod base32;
 mod bench;
 mod bench_hash;
+mod bench_async;
 mod chunk;
 mod compress;
 mod dict;

@@ -56,6 +56,19 @@ pub struct ReadAheadStream {
     thread: Option<std::thread::JoinHandle<()>>,
     blocks: Receiver<Msg>,
     recycle: SyncSender<Vec<u8>>,
+    cut: BlockCutter,
+    out: Handout,
+    /// A read error that ends the input once the chunks before it are handed out.
+    failed: Option<io::Error>,
+    ended: bool,
+}
+
+/// Cuts and hashes a stream that arrives in whole blocks (each allocated with room for
+/// one maximum chunk more than it holds): the part of [`ReadAheadStream`] that runs
+/// without its reader, shared with the async streams, which run it off the async
+/// worker threads.
+#[derive(Debug)]
+pub(crate) struct BlockCutter {
     options: ChunkOptions,
     push: PushChunker,
     whole: Option<Hasher>,
@@ -64,12 +77,16 @@ pub struct ReadAheadStream {
     cur_base: u64,
     /// Chunks found in `cur`, hashed.
     found: Found,
-    out: Handout,
-    /// Bytes received from the reader thread.
+    /// Bytes received.
     total: u64,
-    /// A read error that ends the input once the chunks before it are handed out.
-    failed: Option<io::Error>,
-    ended: bool,
+}
+
+/// A block whose chunks are all known: hand them out with [`Handout::freeze`].
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    pub(crate) block: Vec<u8>,
+    pub(crate) base: u64,
+    pub(crate) found: Found,
 }
 
 impl std::fmt::Debug for Msg {
@@ -112,14 +129,8 @@ impl<R: Read + Send + 'static> ChunkStream<R> {
             thread: Some(thread),
             blocks: block_rx,
             recycle: recycle_tx,
-            options: self.options,
-            push: self.push,
-            whole: self.whole,
-            cur: Vec::new(),
-            cur_base: 0,
-            found: VecDeque::new(),
+            cut: BlockCutter::new(self.options, self.push, self.whole),
             out: Handout::default(),
-            total: 0,
             failed: None,
             ended: false,
         })
@@ -170,25 +181,43 @@ fn read_blocks<R: Read>(
     }
 }
 
-impl ReadAheadStream {
-    /// Bytes received from the reader so far.
-    pub fn position(&self) -> u64 {
+impl BlockCutter {
+    pub(crate) fn new(options: ChunkOptions, push: PushChunker, whole: Option<Hasher>) -> Self {
+        BlockCutter {
+            options,
+            push,
+            whole,
+            cur: Vec::new(),
+            cur_base: 0,
+            found: VecDeque::new(),
+            total: 0,
+        }
+    }
+
+    /// Bytes received so far.
+    pub(crate) fn total(&self) -> u64 {
         self.total
     }
 
-    /// Totals, once the stream has ended without error.
-    pub fn summary(&self) -> Option<StreamSummary> {
-        self.out.summary
+    /// The whole-stream hasher, if one was asked for.
+    pub(crate) fn whole(&self) -> Option<&Hasher> {
+        self.whole.as_ref()
+    }
+
+    /// Free the block in progress (the stream has ended).
+    pub(crate) fn release(&mut self) {
+        self.cur = Vec::new();
     }
 
     /// Cut a new block: complete the chunk that runs into it from `cur`, then either
-    /// freeze `cur` and continue in the new block, or (when the chunk in progress runs
-    /// through all of it, which only a short last block allows) append it to `cur`.
-    fn take_block(&mut self, block: Vec<u8>) {
+    /// freeze `cur` (returned) and continue in the new block, or (when the chunk in
+    /// progress runs through all of it, which only a short last block allows) append it
+    /// to `cur` and give its allocation back (`Err`).
+    pub(crate) fn take_block(&mut self, block: Vec<u8>) -> Result<Frozen, Vec<u8>> {
         let base = self.total;
         self.total += block.len() as u64;
         let mut fresh = VecDeque::new();
-        let ReadAheadStream {
+        let BlockCutter {
             push,
             cur,
             cur_base,
@@ -220,49 +249,86 @@ impl ReadAheadStream {
         if self.push.chunk_start() < base {
             debug_assert!(fresh.is_empty());
             self.cur.extend_from_slice(&block);
-            let _ = self.recycle.try_send(block);
+            Err(block)
         } else {
-            self.freeze();
+            let frozen = self.freeze();
             self.cur = block;
             self.cur_base = base;
             self.found = fresh;
+            Ok(frozen)
         }
     }
 
-    /// `cur` is complete: its chunks become ready.
-    fn freeze(&mut self) {
+    /// `cur` is complete.
+    fn freeze(&mut self) -> Frozen {
+        Frozen {
+            block: std::mem::take(&mut self.cur),
+            base: self.cur_base,
+            found: std::mem::take(&mut self.found),
+        }
+    }
+
+    /// The input ended (`complete`: the last chunk is cut and hashed) or failed (the
+    /// bytes after the last cut belong to no chunk): the last block to hand out.
+    pub(crate) fn end(&mut self, complete: bool) -> Frozen {
+        if complete {
+            let first = self.found.len();
+            self.found
+                .extend(self.push.finish().map(|span| (span, None)));
+            hash_found(
+                &self.options,
+                self.whole.as_mut(),
+                &self.cur,
+                self.cur_base,
+                &mut self.found,
+                first,
+            );
+        }
+        self.freeze()
+    }
+}
+
+impl ReadAheadStream {
+    /// Bytes received from the reader so far.
+    pub fn position(&self) -> u64 {
+        self.cut.total()
+    }
+
+    /// Totals, once the stream has ended without error.
+    pub fn summary(&self) -> Option<StreamSummary> {
+        self.out.summary
+    }
+
+    /// Cut a new block; recycle it when it was appended to the block before.
+    fn take_block(&mut self, block: Vec<u8>) {
+        match self.cut.take_block(block) {
+            Ok(frozen) => self.freeze(frozen),
+            Err(appended) => {
+                let _ = self.recycle.try_send(appended);
+            }
+        }
+    }
+
+    /// Hand out the chunks of a complete block.
+    fn freeze(&mut self, mut frozen: Frozen) {
         // Hand the previous block's allocation back for reuse if no chunk holds it.
         if let Some(block) = self.out.reclaim() {
             let _ = self.recycle.try_send(block);
         }
-        let cur = std::mem::take(&mut self.cur);
-        self.out.freeze(cur, self.cur_base, &mut self.found);
+        self.out
+            .freeze(frozen.block, frozen.base, &mut frozen.found);
     }
 
     /// The input ended (or failed with `error`): the last chunk, then nothing more.
     fn end(&mut self, error: Option<io::Error>) {
-        match error {
-            None => {
-                let first = self.found.len();
-                self.found
-                    .extend(self.push.finish().map(|span| (span, None)));
-                hash_found(
-                    &self.options,
-                    self.whole.as_mut(),
-                    &self.cur,
-                    self.cur_base,
-                    &mut self.found,
-                    first,
-                );
-            }
-            Some(source) => {
-                self.out.error = Some(StreamError::Read {
-                    offset: self.total,
-                    source,
-                });
-            }
+        let frozen = self.cut.end(error.is_none());
+        if let Some(source) = error {
+            self.out.error = Some(StreamError::Read {
+                offset: self.cut.total(),
+                source,
+            });
         }
-        self.freeze();
+        self.freeze(frozen);
         self.ended = true;
     }
 
@@ -310,9 +376,9 @@ impl Iterator for ReadAheadStream {
         if !self.out.done && self.out.ready.is_empty() {
             self.fill();
         }
-        let item = self.out.next(self.total, self.whole.as_ref());
+        let item = self.out.next(self.cut.total(), self.cut.whole());
         if self.out.done {
-            self.cur = Vec::new();
+            self.cut.release();
         }
         item
     }

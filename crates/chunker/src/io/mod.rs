@@ -19,6 +19,8 @@ use std::io::{self, Read};
 
 mod ahead;
 pub use ahead::ReadAheadStream;
+#[cfg(feature = "futures-io")]
+pub(crate) use ahead::{BlockCutter, Frozen};
 
 use bytes::Bytes;
 
@@ -43,6 +45,14 @@ pub enum StreamError {
         #[source]
         source: io::Error,
     },
+    /// A chunking job handed to an async stream's [`Offload`](crate::async_io::Offload)
+    /// never reported back: it panicked, or its pool shut down before running it.
+    /// Chunks that ended before `offset` were yielded.
+    #[error("the chunking job for the bytes after offset {offset} did not complete (it panicked or its thread pool shut down)")]
+    Offload {
+        /// Bytes whose chunks were handed out or being cut when the job was lost.
+        offset: u64,
+    },
 }
 
 impl StreamError {
@@ -50,6 +60,7 @@ impl StreamError {
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             StreamError::Read { source, .. } => source.kind(),
+            StreamError::Offload { .. } => io::ErrorKind::Other,
         }
     }
 }
@@ -108,27 +119,27 @@ pub struct ChunkStream<R> {
 }
 
 /// Chunks found in a block and hashed, in stream order.
-type Found = VecDeque<(Span, Option<Digest>)>;
+pub(crate) type Found = VecDeque<(Span, Option<Digest>)>;
 
 /// What both streams hand out: the chunks of the last frozen block, then the end of the
 /// stream (one error, or the summary).
 #[derive(Debug, Default)]
-struct Handout {
+pub(crate) struct Handout {
     /// The frozen block; `frozen[0]` is at stream offset `frozen_base`.
     frozen: Bytes,
     frozen_base: u64,
-    ready: Found,
+    pub(crate) ready: Found,
     chunks: u64,
-    error: Option<StreamError>,
-    done: bool,
-    summary: Option<StreamSummary>,
+    pub(crate) error: Option<StreamError>,
+    pub(crate) done: bool,
+    pub(crate) summary: Option<StreamSummary>,
 }
 
 impl Handout {
     /// Drop our reference to the frozen block; its allocation comes back (emptied) when
     /// the consumer has dropped every chunk of it, to be filled again without fresh
     /// pages to fault in.
-    fn reclaim(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn reclaim(&mut self) -> Option<Vec<u8>> {
         debug_assert!(self.ready.is_empty(), "every chunk was handed out");
         std::mem::take(&mut self.frozen)
             .try_into_mut()
@@ -140,7 +151,7 @@ impl Handout {
     }
 
     /// Freeze `block` (stream offset `base`): the chunks in `found` become ready.
-    fn freeze(&mut self, block: Vec<u8>, base: u64, found: &mut Found) {
+    pub(crate) fn freeze(&mut self, block: Vec<u8>, base: u64, found: &mut Found) {
         debug_assert!(self.ready.is_empty(), "every chunk was handed out");
         self.frozen = Bytes::from(block);
         self.frozen_base = base;
@@ -149,7 +160,11 @@ impl Handout {
 
     /// The next ready chunk; once none is left, the error (once) and then `None`, or
     /// `None` with the summary of `total` bytes and the whole-stream digest recorded.
-    fn next(&mut self, total: u64, whole: Option<&Hasher>) -> Option<Result<Chunk, StreamError>> {
+    pub(crate) fn next(
+        &mut self,
+        total: u64,
+        whole: Option<&Hasher>,
+    ) -> Option<Result<Chunk, StreamError>> {
         if self.done {
             return None;
         }
