@@ -208,19 +208,32 @@ impl StreamState {
         self.options.payloads || self.options.chunk.hash_algorithm().is_some()
     }
 
-    /// The chunk that began in `carry` and ends `in_data` bytes into `data`: its digest
-    /// and payload, emptying `carry`.
+    /// The chunk of `length` bytes that begins at `carry[0]` and ends either inside
+    /// `carry` (the chunker can make a cut final only when later bytes arrive) or in
+    /// `data`, whose first byte follows `carry`'s last: its digest and payload. Its
+    /// bytes leave `carry`.
     fn take_carried<'a>(
         &mut self,
         env: Env<'a>,
+        length: usize,
         data: &[u8],
     ) -> (Option<chunker::Digest>, Option<Binary<'a>>) {
         if !self.keeps_bytes() {
             return (None, None);
         }
-        self.carry.extend_from_slice(data);
-        let digest = self.options.chunk.hash_algorithm().map(|a| chunker::hash(a, &self.carry));
-        let bytes = std::mem::take(&mut self.carry);
+        let bytes = if length <= self.carry.len() {
+            let rest = self.carry.split_off(length);
+            std::mem::replace(&mut self.carry, rest)
+        } else {
+            let from_data = length - self.carry.len();
+            self.carry.extend_from_slice(&data[..from_data]);
+            std::mem::take(&mut self.carry)
+        };
+        let digest = self
+            .options
+            .chunk
+            .hash_algorithm()
+            .map(|a| chunker::hash(a, &bytes));
         let payload = self.options.payloads.then(|| owned_binary(env, bytes));
         (digest, payload)
     }
@@ -248,8 +261,7 @@ impl StreamState {
                 });
                 (digest, payload)
             } else {
-                let in_data = (span.offset + span.length as u64 - base) as usize;
-                self.take_carried(env, &bytes[..in_data])
+                self.take_carried(env, span.length, bytes)
             };
             out.push(terms.make(span, digest, payload));
         }
@@ -275,7 +287,7 @@ impl StreamState {
         let terms = ChunkTerms::new(env);
         let mut out = Vec::new();
         if let Some(span) = self.push.finish() {
-            let (digest, payload) = self.take_carried(env, &[]);
+            let (digest, payload) = self.take_carried(env, span.length, &[]);
             out.push(terms.make(span, digest, payload));
             self.chunks += 1;
         }
