@@ -15,6 +15,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (every kernel this CPU supports; skipped ones say so)"
 cargo test --workspace --locked
 
+echo "== Elixir bindings: mix test (builds crates/chunker-nif with cargo)"
+(cd elixir && HOME="${HOME:-/tmp}" MIX_ENV=test mix test)
+
 echo "== chunker bench smoke run (not a measurement)"
 cargo run --release --locked -q -p chunker-cli -- bench cdc --size 4M --repeat 1 --preset small
 cargo run --release --locked -q -p chunker-cli -- bench stream --size 8M --repeat 1 --data text
