@@ -16,7 +16,7 @@ echo "== cargo test (every kernel this CPU supports; skipped ones say so)"
 cargo test --workspace --locked
 
 echo "== Elixir bindings: mix test (builds crates/chunker-nif with cargo)"
-(cd elixir && HOME="${HOME:-/tmp}" MIX_ENV=test mix test)
+(cd elixir && export HOME="${HOME:-/tmp}" && mix format --check-formatted && MIX_ENV=test mix test)
 
 echo "== chunker bench smoke run (not a measurement)"
 cargo run --release --locked -q -p chunker-cli -- bench cdc --size 4M --repeat 1 --preset small

@@ -22,7 +22,10 @@ defmodule Chunker.StreamTest do
     for {max_piece, seed} <- [{1000, 1}, {70_000, 2}, {300_000, 3}, {2_000_000, 4}] do
       {chunks, summary} = feed_all(random_pieces(data, max_piece, seed), preset: :small)
       assert rows(chunks) == expected, "pieces up to #{max_piece}"
-      assert Enum.map(chunks, &binary_part(data, &1.offset, &1.length)) == Enum.map(chunks, & &1.payload)
+
+      assert Enum.map(chunks, &binary_part(data, &1.offset, &1.length)) ==
+               Enum.map(chunks, & &1.payload)
+
       assert summary.length == byte_size(data)
       assert summary.chunks == length(expected)
       assert summary.digest == nil
@@ -104,14 +107,26 @@ defmodule Chunker.StreamTest do
     chunks =
       pieces
       |> Enum.map(fn p -> Task.async(fn -> Chunker.Stream.feed(s, p) end) end)
-      |> Enum.flat_map(fn t -> {:ok, cs} = Task.await(t, 30_000); cs end)
+      |> Enum.flat_map(fn t ->
+        {:ok, cs} = Task.await(t, 30_000)
+        cs
+      end)
 
     {:ok, {last, summary}} = Chunker.Stream.finish(s)
     all = Enum.sort_by(chunks ++ last, & &1.offset)
     assert summary.length == total
     assert summary.chunks == length(all)
-    assert Enum.reduce(all, 0, fn c, pos -> assert c.offset == pos; pos + c.length end) == total
-    assert Enum.all?(all, &(byte_size(&1.payload) == &1.length and :crypto.hash(:sha256, &1.payload) == &1.digest))
+
+    assert Enum.reduce(all, 0, fn c, pos ->
+             assert c.offset == pos
+             pos + c.length
+           end) == total
+
+    assert Enum.all?(
+             all,
+             &(byte_size(&1.payload) == &1.length and
+                 :crypto.hash(:sha256, &1.payload) == &1.digest)
+           )
   end
 
   test "many streams in parallel are independent" do

@@ -29,7 +29,12 @@ defmodule Chunker.TestHelper do
   end
 
   def tmp_path(name) do
-    dir = Path.join(System.tmp_dir!(), "chunker-exunit-#{System.os_time()}-#{:rand.uniform(1_000_000_000)}")
+    dir =
+      Path.join(
+        System.tmp_dir!(),
+        "chunker-exunit-#{System.os_time()}-#{:rand.uniform(1_000_000_000)}"
+      )
+
     File.mkdir_p!(dir)
     Path.join(dir, name)
   end

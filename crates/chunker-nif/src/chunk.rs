@@ -40,7 +40,14 @@ pub fn digest_binary<'a>(env: Env<'a>, digest: &chunker::Digest) -> Binary<'a> {
 /// Elixir side for types: `{preset, min, avg, max, hash, payloads}` where `preset` is a
 /// name or `nil` (then medium), sizes override the preset's, and `hash` is `:sha256`,
 /// `:blake3` or `nil`.
-pub type OptionsArg = (Option<String>, Option<u64>, Option<u64>, Option<u64>, Atom, bool);
+pub type OptionsArg = (
+    Option<String>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Atom,
+    bool,
+);
 
 /// What an [`OptionsArg`] asks for.
 #[derive(Debug, Clone, Copy)]
@@ -254,7 +261,11 @@ impl StreamState {
             let (digest, payload) = if span.offset >= base {
                 let start = (span.offset - base) as usize;
                 let piece = &bytes[start..start + span.length];
-                let digest = self.options.chunk.hash_algorithm().map(|a| chunker::hash(a, piece));
+                let digest = self
+                    .options
+                    .chunk
+                    .hash_algorithm()
+                    .map(|a| chunker::hash(a, piece));
                 let payload = self.options.payloads.then(|| {
                     data.make_subbinary(start, span.length)
                         .expect("chunks lie within the input")
@@ -270,7 +281,8 @@ impl StreamState {
             let start = self.push.chunk_start();
             if start >= base {
                 self.carry.clear();
-                self.carry.extend_from_slice(&bytes[(start - base) as usize..]);
+                self.carry
+                    .extend_from_slice(&bytes[(start - base) as usize..]);
             } else {
                 self.carry.extend_from_slice(bytes);
             }

@@ -76,7 +76,10 @@ fn algorithm_atom(a: HashAlgorithm) -> Atom {
 fn digest_parse<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
     let result = std::str::from_utf8(text.as_slice())
         .map_err(|_| NifError::invalid_encoding("digest text is not UTF-8"))
-        .and_then(|s| s.parse::<Digest>().map_err(|e| NifError::invalid_digest(&e)))
+        .and_then(|s| {
+            s.parse::<Digest>()
+                .map_err(|e| NifError::invalid_digest(&e))
+        })
         .map(|d| (algorithm_atom(d.algorithm()), digest_binary(env, &d)).encode(env));
     to_term(env, result)
 }
@@ -86,7 +89,8 @@ fn digest_parse<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
 #[rustler::nif]
 fn digest_format<'a>(env: Env<'a>, algo: Atom, bytes: Binary<'a>) -> Term<'a> {
     let result = algorithm(algo).and_then(|a| {
-        let a = a.ok_or_else(|| NifError::invalid_option("algorithm must be :sha256 or :blake3"))?;
+        let a =
+            a.ok_or_else(|| NifError::invalid_option("algorithm must be :sha256 or :blake3"))?;
         let raw: [u8; 32] = bytes
             .as_slice()
             .try_into()

@@ -16,7 +16,8 @@ defmodule Chunker.Nix do
   alias Chunker.Native
 
   @doc "A new key pair from OS randomness: `{:ok, {secret_text, public_text}}`."
-  @spec generate_key(String.t()) :: {:ok, {String.t(), String.t()}} | {:error, {atom(), String.t()}}
+  @spec generate_key(String.t()) ::
+          {:ok, {String.t(), String.t()}} | {:error, {atom(), String.t()}}
   def generate_key(name) when is_binary(name), do: Native.key_generate(name)
 
   @doc "The public key text of a secret key text."
@@ -33,7 +34,8 @@ defmodule Chunker.Nix do
     do: Native.sign(secret, message)
 
   @doc "Whether `signature` is `public`'s signature of `message`: `{:ok, boolean}`."
-  @spec verify(String.t(), binary(), String.t()) :: {:ok, boolean()} | {:error, {atom(), String.t()}}
+  @spec verify(String.t(), binary(), String.t()) ::
+          {:ok, boolean()} | {:error, {atom(), String.t()}}
   def verify(public, message, signature)
       when is_binary(public) and is_binary(message) and is_binary(signature),
       do: Native.verify(public, message, signature)

@@ -57,7 +57,9 @@ defmodule Chunker.Options do
   defp preset(p) when p in [:small, :medium, :large], do: {:ok, Atom.to_string(p)}
 
   defp preset(p),
-    do: {:error, {:invalid_config, "unknown preset #{inspect(p)}: expected :small, :medium or :large"}}
+    do:
+      {:error,
+       {:invalid_config, "unknown preset #{inspect(p)}: expected :small, :medium or :large"}}
 
   defp size(opts, key) do
     case Keyword.get(opts, key) do
