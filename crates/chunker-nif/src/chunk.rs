@@ -169,16 +169,9 @@ fn chunk_impl<'a>(env: Env<'a>, data: Binary<'a>, options: OptionsArg) -> Term<'
     to_term(env, result)
 }
 
-/// `Chunker.Native.chunk/2` on a normal scheduler (small inputs).
-#[rustler::nif]
-fn chunk<'a>(env: Env<'a>, data: Binary<'a>, options: OptionsArg) -> Term<'a> {
-    chunk_impl(env, data, options)
-}
-
-/// `Chunker.Native.chunk_dirty/2` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn chunk_dirty<'a>(env: Env<'a>, data: Binary<'a>, options: OptionsArg) -> Term<'a> {
-    chunk_impl(env, data, options)
+normal_and_dirty! {
+    /// `Chunker.Native.chunk/2` (`chunk_dirty/2`): `{:ok, [%Chunker.Chunk{}]}`.
+    chunk / chunk_dirty => chunk_impl<'a>(data: Binary<'a>, options: OptionsArg)
 }
 
 /// Same-run peer for the throughput benchmark (feature `test-hooks`): the library's own

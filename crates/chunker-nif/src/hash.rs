@@ -15,32 +15,18 @@ fn hash_impl<'a>(env: Env<'a>, data: Binary<'a>, algo: Atom) -> Term<'a> {
     to_term(env, result)
 }
 
-/// `Chunker.Native.hash/2` on a normal scheduler (small inputs): `{:ok, <<32 bytes>>}`.
-#[rustler::nif]
-fn hash<'a>(env: Env<'a>, data: Binary<'a>, algo: Atom) -> Term<'a> {
-    hash_impl(env, data, algo)
-}
-
-/// `Chunker.Native.hash_dirty/2` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn hash_dirty<'a>(env: Env<'a>, data: Binary<'a>, algo: Atom) -> Term<'a> {
-    hash_impl(env, data, algo)
+normal_and_dirty! {
+    /// `Chunker.Native.hash/2` (`hash_dirty/2`): `{:ok, <<32 bytes>>}`.
+    hash / hash_dirty => hash_impl<'a>(data: Binary<'a>, algo: Atom)
 }
 
 fn nix32_encode_impl<'a>(env: Env<'a>, data: Binary<'a>) -> Term<'a> {
     owned_binary(env, nix32::encode(data.as_slice()).into_bytes()).encode(env)
 }
 
-/// `Chunker.Native.nix32_encode/1` (small inputs): the Nix base32 text.
-#[rustler::nif]
-fn nix32_encode<'a>(env: Env<'a>, data: Binary<'a>) -> Term<'a> {
-    nix32_encode_impl(env, data)
-}
-
-/// `Chunker.Native.nix32_encode_dirty/1` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn nix32_encode_dirty<'a>(env: Env<'a>, data: Binary<'a>) -> Term<'a> {
-    nix32_encode_impl(env, data)
+normal_and_dirty! {
+    /// `Chunker.Native.nix32_encode/1` (`nix32_encode_dirty/1`): the Nix base32 text.
+    nix32_encode / nix32_encode_dirty => nix32_encode_impl<'a>(data: Binary<'a>)
 }
 
 fn nix32_decode_impl<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
@@ -51,16 +37,9 @@ fn nix32_decode_impl<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
     to_term(env, result)
 }
 
-/// `Chunker.Native.nix32_decode/1` (small inputs): `{:ok, bytes}`.
-#[rustler::nif]
-fn nix32_decode<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
-    nix32_decode_impl(env, text)
-}
-
-/// `Chunker.Native.nix32_decode_dirty/1` on a dirty CPU scheduler.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn nix32_decode_dirty<'a>(env: Env<'a>, text: Binary<'a>) -> Term<'a> {
-    nix32_decode_impl(env, text)
+normal_and_dirty! {
+    /// `Chunker.Native.nix32_decode/1` (`nix32_decode_dirty/1`): `{:ok, bytes}`.
+    nix32_decode / nix32_decode_dirty => nix32_decode_impl<'a>(text: Binary<'a>)
 }
 
 fn algorithm_atom(a: HashAlgorithm) -> Atom {

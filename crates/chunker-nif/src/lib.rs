@@ -25,6 +25,27 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Defines a NIF `$name` on the normal scheduler and `$dirty` on a dirty CPU
+/// scheduler, both calling `$imp(env, args…)`: the pair the Elixir side picks from by
+/// input size (see the crate docs). Argument types are written `Name` or `Name<'a>`
+/// (rustler's attribute does not accept a `ty` fragment).
+macro_rules! normal_and_dirty {
+    ($(#[$doc:meta])* $name:ident / $dirty:ident => $imp:ident <$lt:lifetime> ($($arg:ident: $ty:ident $(<$tl:lifetime>)?),*)) => {
+        $(#[$doc])*
+        #[rustler::nif]
+        fn $name<$lt>(env: rustler::Env<$lt>, $($arg: $ty $(<$tl>)?),*) -> rustler::Term<$lt> {
+            $imp(env, $($arg),*)
+        }
+
+        $(#[$doc])*
+        /// On a dirty CPU scheduler.
+        #[rustler::nif(schedule = "DirtyCpu")]
+        fn $dirty<$lt>(env: rustler::Env<$lt>, $($arg: $ty $(<$tl>)?),*) -> rustler::Term<$lt> {
+            $imp(env, $($arg),*)
+        }
+    };
+}
+
 pub mod chunk;
 pub mod compress;
 pub mod error;

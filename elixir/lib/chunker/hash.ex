@@ -18,9 +18,7 @@ defmodule Chunker.Hash do
   @spec hash(binary(), algorithm()) :: {:ok, <<_::256>>} | {:error, {atom(), String.t()}}
   def hash(data, algorithm \\ :sha256) when is_binary(data) do
     with {:ok, a} <- Options.algorithm(:algorithm, algorithm, false) do
-      if byte_size(data) <= Chunker.small_input_bytes(),
-        do: Native.hash(data, a),
-        else: Native.hash_dirty(data, a)
+      Chunker.native_by_size(data, :hash, [data, a])
     end
   end
 
@@ -35,9 +33,7 @@ defmodule Chunker.Hash do
   @doc "Nix base32 of any binary."
   @spec nix32_encode(binary()) :: String.t()
   def nix32_encode(bytes) when is_binary(bytes) do
-    if byte_size(bytes) <= Chunker.small_input_bytes(),
-      do: Native.nix32_encode(bytes),
-      else: Native.nix32_encode_dirty(bytes)
+    Chunker.native_by_size(bytes, :nix32_encode, [bytes])
   end
 
   @doc """
@@ -46,9 +42,7 @@ defmodule Chunker.Hash do
   """
   @spec nix32_decode(binary()) :: {:ok, binary()} | {:error, {atom(), String.t()}}
   def nix32_decode(text) when is_binary(text) do
-    if byte_size(text) <= Chunker.small_input_bytes(),
-      do: Native.nix32_decode(text),
-      else: Native.nix32_decode_dirty(text)
+    Chunker.native_by_size(text, :nix32_decode, [text])
   end
 
   @doc """
