@@ -21,6 +21,8 @@ defmodule Mix.Tasks.Compile.ChunkerNif do
         tmp = dest <> ".tmp"
         File.cp!(src, tmp)
         File.rename!(tmp, dest)
+        # Link priv/ into _build even when it did not exist before this first build.
+        Mix.Project.build_structure()
         {:ok, []}
 
       {out, status} ->
