@@ -107,4 +107,6 @@ defmodule Chunker.TestHelper do
   end
 end
 
+# Build the oracle CLI once, before any test's timeout runs (a clean clone compiles it).
+Chunker.TestHelper.cli()
 ExUnit.start()
