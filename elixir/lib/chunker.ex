@@ -63,13 +63,12 @@ defmodule Chunker do
   def small_input_bytes, do: @small
 
   @doc false
-  # Calls Chunker.Native.`normal`(args) when `bytes` is at most 64 KiB, else the
-  # dirty-scheduler form `normal_dirty`.
-  def native_by_size(bytes, normal, args) when byte_size(bytes) <= @small,
+  # Calls Chunker.Native.`normal`(args) when `bytes` is at most 64 KiB, else its
+  # dirty-scheduler form `dirty`.
+  def native_by_size(bytes, normal, _dirty, args) when byte_size(bytes) <= @small,
     do: apply(Native, normal, args)
 
-  def native_by_size(_bytes, normal, args),
-    do: apply(Native, String.to_existing_atom("#{normal}_dirty"), args)
+  def native_by_size(_bytes, _normal, dirty, args), do: apply(Native, dirty, args)
 
   @doc """
   Chunks `data` in one call. Returns `{:ok, [%Chunker.Chunk{}]}` in input order; see
@@ -82,7 +81,7 @@ defmodule Chunker do
   @spec chunk(binary(), keyword()) :: {:ok, [Chunker.Chunk.t()]} | {:error, {atom(), String.t()}}
   def chunk(data, opts \\ []) when is_binary(data) do
     with {:ok, native, _} <- Options.chunk(opts) do
-      native_by_size(data, :chunk, [data, native])
+      native_by_size(data, :chunk, :chunk_dirty, [data, native])
     end
   end
 

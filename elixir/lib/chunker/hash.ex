@@ -18,7 +18,7 @@ defmodule Chunker.Hash do
   @spec hash(binary(), algorithm()) :: {:ok, <<_::256>>} | {:error, {atom(), String.t()}}
   def hash(data, algorithm \\ :sha256) when is_binary(data) do
     with {:ok, a} <- Options.algorithm(:algorithm, algorithm, false) do
-      Chunker.native_by_size(data, :hash, [data, a])
+      Chunker.native_by_size(data, :hash, :hash_dirty, [data, a])
     end
   end
 
@@ -33,7 +33,7 @@ defmodule Chunker.Hash do
   @doc "Nix base32 of any binary."
   @spec nix32_encode(binary()) :: String.t()
   def nix32_encode(bytes) when is_binary(bytes) do
-    Chunker.native_by_size(bytes, :nix32_encode, [bytes])
+    Chunker.native_by_size(bytes, :nix32_encode, :nix32_encode_dirty, [bytes])
   end
 
   @doc """
@@ -42,7 +42,7 @@ defmodule Chunker.Hash do
   """
   @spec nix32_decode(binary()) :: {:ok, binary()} | {:error, {atom(), String.t()}}
   def nix32_decode(text) when is_binary(text) do
-    Chunker.native_by_size(text, :nix32_decode, [text])
+    Chunker.native_by_size(text, :nix32_decode, :nix32_decode_dirty, [text])
   end
 
   @doc """
