@@ -9,6 +9,9 @@ command -v nix-hash >/dev/null 2>&1 || need_apt+=(nix-bin)
 for pair in zstd:zstd xz:xz-utils bzip2:bzip2 lz4:lz4; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
+# Erlang/OTP 25 (NIF 2.16) and Elixir for the NIF's ExUnit suite (elixir/).
+command -v erl >/dev/null 2>&1 || need_apt+=(erlang-nox erlang-dev)
+command -v mix >/dev/null 2>&1 || need_apt+=(elixir)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: need root to apt-get install ${need_apt[*]}" >&2

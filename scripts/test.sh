@@ -16,6 +16,9 @@ echo "== cargo test (every kernel this CPU supports; skipped ones say so)"
 cargo test --workspace --locked
 cargo test -p chunker --locked --features tokio --test async_stream --example http_upload
 
+echo "== Elixir bindings: mix test (builds crates/chunker-nif with cargo)"
+(cd elixir && export HOME="${HOME:-/tmp}" && mix format --check-formatted && MIX_ENV=test mix test)
+
 echo "== chunker bench smoke run (not a measurement)"
 cargo run --release --locked -q -p chunker-cli -- bench cdc --size 4M --repeat 1 --preset small
 cargo run --release --locked -q -p chunker-cli -- bench stream --size 8M --repeat 1 --data text
