@@ -171,3 +171,45 @@ fn sha256_kernel_override() {
         stderr(&o)
     );
 }
+
+#[test]
+fn hostile_file_names_are_escaped_in_text_and_lossless_in_json() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("hash-names");
+    let a = dir.0.join(OsStr::from_bytes(b"a\xff\x1b]0;x\x07"));
+    let b = dir.0.join(OsStr::from_bytes(b"a\xfe\nforged"));
+    std::fs::write(&a, b"one").unwrap();
+    std::fs::write(&b, b"two").unwrap();
+    let o = common::bin()
+        .args(["hash", "--encoding", "hex"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Text: one row per file, no raw control bytes, the two names told apart.
+    assert_eq!(o.stdout.iter().filter(|&&c| c == b'\n').count(), 2);
+    assert!(!o.stdout.iter().any(|&c| c == 0x1b || c == 0x07));
+    let text = stdout(&o);
+    assert!(text.contains("a\\xff\\x1b]0;x\\x07"), "{text}");
+    assert!(text.contains("a\\xfe\\nforged"), "{text}");
+    // JSON: the exact bytes of each name.
+    let o = common::bin()
+        .args(["hash", "--format", "json"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files = j["files"].as_array().unwrap();
+    for (f, p) in files.iter().zip([&a, &b]) {
+        let bytes: Vec<u8> = f["file_bytes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no file_bytes in {f}"))
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u8)
+            .collect();
+        assert_eq!(bytes, p.as_os_str().as_bytes());
+    }
+}

@@ -47,7 +47,7 @@ pub fn run(args: HashArgs) -> Result<()> {
                     .update_reader(input.reader)
                     .with_context(|| format!("cannot read {}", input.name))
                     .code(Code::Io)?;
-                printer.row(&input.name, hasher.finalize(), size)?;
+                printer.row(file.as_deref(), &input.name, hasher.finalize(), size)?;
             }
         }
     }
@@ -106,7 +106,7 @@ fn hash_in_lanes(files: &[Option<PathBuf>], printer: &mut Printer) -> Result<()>
             finished.insert(lane.index, (lane.input.name, digest, lane.hasher.len()));
         }
         while let Some((name, digest, size)) = finished.remove(&printed) {
-            printer.row(&name, digest, size)?;
+            printer.row(files[printed].as_deref(), &name, digest, size)?;
             printed += 1;
         }
     }
@@ -143,11 +143,13 @@ impl Printer {
         })
     }
 
-    fn row(&mut self, name: &str, digest: Digest, size: u64) -> Result<()> {
+    /// One file's row; `name` is its escaped display form (text and CSV), `file` the
+    /// path itself (`None`: standard input), written losslessly in JSON.
+    fn row(&mut self, file: Option<&Path>, name: &str, digest: Digest, size: u64) -> Result<()> {
         let text = digest.encode(self.encoding);
         match self.format {
             HashFormat::Text if self.several => {
-                writeln!(self.out, "{text}  {}", name.escape_debug())
+                writeln!(self.out, "{text}  {name}")
             }
             HashFormat::Text => writeln!(self.out, "{text}"),
             HashFormat::Csv => writeln!(
@@ -157,13 +159,13 @@ impl Printer {
                 self.algo.name()
             ),
             HashFormat::Json => {
-                self.json.push(json!({
-                    "file": name,
-                    "algorithm": self.algo.name(),
-                    "encoding": self.encoding.name(),
-                    "digest": text,
-                    "size": size,
-                }));
+                let mut row = serde_json::Map::new();
+                output::json_name(&mut row, "file", raw_name(file));
+                row.insert("algorithm".into(), self.algo.name().into());
+                row.insert("encoding".into(), self.encoding.name().into());
+                row.insert("digest".into(), text.into());
+                row.insert("size".into(), size.into());
+                self.json.push(row.into());
                 Ok(())
             }
         }
@@ -181,6 +183,11 @@ impl Printer {
         }
         self.out.flush().map_err(write_err)
     }
+}
+
+/// The bytes of a path as given (`-` for standard input).
+fn raw_name(file: Option<&Path>) -> &[u8] {
+    file.map_or(b"-", |p| p.as_os_str().as_encoded_bytes())
 }
 
 /// A CSV field: quoted (with `"` doubled) when it holds a separator, quote or line
@@ -209,18 +216,16 @@ fn run_nar(path: &Path, args: &HashArgs) -> Result<()> {
         _ => s.nar_hash.to_nix_string(),
     };
     let mut out = output::stdout();
-    let name = path.display().to_string();
+    let name = input::display(path);
     match args.format {
-        HashFormat::Json => writeln!(
-            out,
-            "{}",
-            json!({
-                "path": name,
-                "nar_hash": nar_hash,
-                "encoding": encoding.name(),
-                "nar_size": s.nar_size,
-            })
-        ),
+        HashFormat::Json => {
+            let mut row = serde_json::Map::new();
+            output::json_name(&mut row, "path", raw_name(Some(path)));
+            row.insert("nar_hash".into(), nar_hash.into());
+            row.insert("encoding".into(), encoding.name().into());
+            row.insert("nar_size".into(), s.nar_size.into());
+            writeln!(out, "{}", serde_json::Value::from(row))
+        }
         HashFormat::Csv => writeln!(
             out,
             "path,nar_hash,nar_size\n{},{nar_hash},{}",

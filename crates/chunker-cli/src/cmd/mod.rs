@@ -2,8 +2,8 @@
 
 mod base32;
 mod bench;
-mod bench_hash;
 mod bench_async;
+mod bench_hash;
 mod chunk;
 mod compress;
 mod dict;
