@@ -203,6 +203,34 @@ pub struct ChunkArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads hashing (and compressing) chunks; 0 = one per CPU. The output is the
+    /// same whatever the number.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Also compress each chunk (zstd, lz4, xz, bzip2; optional level, e.g. zstd:19):
+    /// adds its compressed size to each row and the ratio to the summary.
+    #[arg(long, value_name = "CODEC[:LEVEL]", value_parser = parse_codec_level)]
+    pub compress: Option<chunker::compress::Compressor>,
+}
+
+/// `CODEC[:LEVEL]`, the level checked against the codec's range.
+fn parse_codec_level(s: &str) -> Result<chunker::compress::Compressor, String> {
+    use chunker::compress::{Codec, Compressor};
+    let (name, level) = match s.split_once(':') {
+        Some((n, l)) => (
+            n,
+            Some(l.parse::<i32>().map_err(|_| format!("bad level {l:?}"))?),
+        ),
+        None => (s, None),
+    };
+    let codec: Codec = name
+        .parse()
+        .map_err(|e: chunker::compress::UnknownCodec| e.to_string())?;
+    if codec == Codec::None {
+        return Err("none is not a compression codec here".into());
+    }
+    let level = level.unwrap_or(codec.default_level());
+    Compressor::with_level(codec, level).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
