@@ -282,6 +282,9 @@ pub enum BenchCommand {
     Cdc(BenchCdcArgs),
     /// ChunkStream over a file (read + cut + digest) next to raw cut and hash speeds.
     Stream(BenchStreamArgs),
+    /// The pipeline over a file (T threads) next to each stage's one-thread raw speed
+    /// on the same chunks, with the ratios to the ideal T / (sum of 1 / raw stage).
+    Pipeline(BenchPipelineArgs),
     /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call (into a stack
     /// array, and into a new String).
     Nix32 {
@@ -342,6 +345,20 @@ pub struct BenchStreamArgs {
     /// Stream this file instead of a generated temporary one.
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sizes: SizeArgs,
+    #[command(flatten)]
+    pub common: BenchCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPipelineArgs {
+    /// Run on this file (for example a real NAR) instead of a generated temporary one.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Threads of the pipeline rows; 0 = all CPUs.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     #[command(flatten)]
     pub sizes: SizeArgs,
     #[command(flatten)]

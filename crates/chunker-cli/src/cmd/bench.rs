@@ -20,8 +20,12 @@ use crate::cli::{BenchCdcArgs, BenchCommand, BenchCommon, BenchFormat, BenchStre
 use crate::error::{write_err, Code, Result, WithCode};
 use crate::output;
 
+#[path = "bench_pipeline.rs"]
+mod pipeline;
+
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Pipeline(a) => pipeline::run(a),
         BenchCommand::Cdc(a) => cdc(a),
         BenchCommand::Stream(a) => stream(a),
         BenchCommand::Nix32 { format } => nix32(format),

@@ -382,6 +382,7 @@ impl Pipeline {
             end: None,
             chunks: 0,
             yielded: 0,
+            taken: 0,
         }
     }
 

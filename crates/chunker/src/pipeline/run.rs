@@ -100,6 +100,8 @@ pub(super) struct Parallel {
     pub(super) end: Option<(u64, u64)>,
     pub(super) chunks: u64,
     pub(super) yielded: u64,
+    /// Bytes of the current batch handed out, not yet counted back in the budget.
+    pub(super) taken: usize,
 }
 
 impl Parallel {
@@ -161,13 +163,17 @@ impl Parallel {
                 return match item {
                     Ok(c) => {
                         let z = c.compressed.as_ref().map_or(0, |z| z.data.len());
-                        self.budget.release(c.length + z);
+                        self.taken += c.length + z;
                         self.chunks += 1;
                         self.yielded = c.offset + c.length as u64;
                         Step::Item(Ok(c))
                     }
                     Err(e) => Step::Last(e),
                 };
+            }
+            if self.taken > 0 {
+                // Counted back once per batch: one lock per batch, not per chunk.
+                self.budget.release(std::mem::take(&mut self.taken));
             }
             if let Some(batch) = self.pending.remove(&self.next_seq) {
                 self.current = batch.into_iter();
