@@ -491,7 +491,7 @@ impl Pipeline {
             work: Arc::clone(&p.work),
             spawner: p.spawner.clone(),
             budget: Arc::clone(&p.budget),
-            blocks: BlockPool::new(self.budget / self.read_size + 4),
+            blocks: BlockPool::new(self.budget / self.read_size + 8),
             results: tx,
             whole,
             read_min: FIRST_READ.min(self.read_size),
