@@ -36,7 +36,7 @@ pub fn run(args: ChunkArgs) -> Result<()> {
         if let Some(a) = whole {
             stream = stream.stream_digest(a);
         }
-        Stream::Plain(stream)
+        Stream::Plain(Box::new(stream))
     } else {
         let mut p = Pipeline::new(options)
             .threads(args.threads)
@@ -215,14 +215,14 @@ impl From<Chunk> for Row {
 /// The chunks: a stream on this thread, or the pipeline (reads on a thread of its own,
 /// digests and compression on a pool) with the bytes handed out so far.
 enum Stream<R> {
-    Plain(ChunkStream<R>),
+    Plain(Box<ChunkStream<R>>),
     Pipeline(ProcessedChunks, u64),
 }
 
 impl<R: std::io::Read> Stream<R> {
     fn position(&self) -> u64 {
         match self {
-            Stream::Plain(s) => s.position(),
+            Stream::Plain(s) => ChunkStream::position(s),
             Stream::Pipeline(_, p) => *p,
         }
     }
