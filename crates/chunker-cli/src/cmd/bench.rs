@@ -364,27 +364,37 @@ impl Drop for TempFile {
     }
 }
 
-fn stream(args: BenchStreamArgs) -> Result<()> {
-    let config = super::config(&args.sizes)?;
-    let (path, name, _guard) = match &args.file {
+/// The file to read, or a generated one (removed on drop) of the first `--data` kind;
+/// its name for the rows; its bytes (which also warms the page cache).
+fn file_or_generated(
+    file: &Option<PathBuf>,
+    common: &BenchCommon,
+    tag: &str,
+) -> Result<(PathBuf, String, Option<TempFile>, Vec<u8>)> {
+    let (path, name, guard) = match file {
         Some(p) => (p.clone(), p.display().to_string(), None),
         None => {
-            let kind = kinds(args.common.data)[0];
-            let path =
-                std::env::temp_dir().join(format!("chunker-bench-{}.bin", std::process::id()));
+            let kind = kinds(common.data)[0];
+            let path = std::env::temp_dir()
+                .join(format!("chunker-bench-{tag}-{}.bin", std::process::id()));
             let guard = TempFile(path.clone());
             File::create(&path)
-                .and_then(|mut f| f.write_all(&generate(kind, args.common.size, 42)))
+                .and_then(|mut f| f.write_all(&generate(kind, common.size, 42)))
                 .with_context(|| format!("cannot write {}", path.display()))
                 .code(Code::Io)?;
             (path, kind.name().to_string(), Some(guard))
         }
     };
-    // Warm the page cache and keep a copy for the in-memory rows.
     let data = std::fs::read(&path)
         .with_context(|| format!("cannot read {}", path.display()))
         .code(Code::Io)?;
     non_empty(&data, &path)?;
+    Ok((path, name, guard, data))
+}
+
+fn stream(args: BenchStreamArgs) -> Result<()> {
+    let config = super::config(&args.sizes)?;
+    let (path, name, _guard, data) = file_or_generated(&args.file, &args.common, "stream")?;
     let n = data.len() as u64;
     let chunker = Chunker::new(config);
     // (chunk digest, read size, read on a second thread)

@@ -2,18 +2,14 @@
 //! raw speed of each of its stages on the same chunks, same data, same run, and the
 //! ratios to the ideal `T / (sum of 1 / raw stage)`.
 
-use std::fs::File;
-use std::io::Write;
-
 use anyhow::Context;
 use chunker::cdc::Chunker;
 use chunker::compress::{Codec, Compressor};
 use chunker::pipeline::Pipeline;
 use chunker::{hash, ChunkOptions, Config, HashAlgorithm};
-use chunker_testdata::generate;
 use serde_json::json;
 
-use super::{kinds, non_empty, print, time, Row, TempFile};
+use super::{file_or_generated, print, time, Row};
 use crate::cli::BenchPipelineArgs;
 use crate::error::{Code, Result, WithCode};
 
@@ -24,25 +20,7 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
     } else {
         args.threads
     };
-    let (path, name, _guard) = match &args.file {
-        Some(p) => (p.clone(), p.display().to_string(), None),
-        None => {
-            let kind = kinds(args.common.data)[0];
-            let path = std::env::temp_dir()
-                .join(format!("chunker-bench-pipeline-{}.bin", std::process::id()));
-            let guard = TempFile(path.clone());
-            File::create(&path)
-                .and_then(|mut f| f.write_all(&generate(kind, args.common.size, 42)))
-                .with_context(|| format!("cannot write {}", path.display()))
-                .code(Code::Io)?;
-            (path, kind.name().to_string(), Some(guard))
-        }
-    };
-    // Warm the page cache and keep a copy for the in-memory rows.
-    let data = std::fs::read(&path)
-        .with_context(|| format!("cannot read {}", path.display()))
-        .code(Code::Io)?;
-    non_empty(&data, &path)?;
+    let (path, name, _guard, data) = file_or_generated(&args.file, &args.common, "pipeline")?;
     let n = data.len() as u64;
     let chunker = Chunker::new(config);
     let spans: Vec<_> = chunker.spans(&data).collect();
