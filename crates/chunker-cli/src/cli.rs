@@ -214,6 +214,34 @@ pub struct ChunkArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads hashing (and compressing) chunks; 0 = one per CPU. The output is the
+    /// same whatever the number.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Also compress each chunk (zstd, lz4, xz, bzip2; optional level, e.g. zstd:19):
+    /// adds its compressed size to each row and the ratio to the summary.
+    #[arg(long, value_name = "CODEC[:LEVEL]", value_parser = parse_codec_level)]
+    pub compress: Option<chunker::compress::Compressor>,
+}
+
+/// `CODEC[:LEVEL]`, the level checked against the codec's range.
+fn parse_codec_level(s: &str) -> Result<chunker::compress::Compressor, String> {
+    use chunker::compress::{Codec, Compressor};
+    let (name, level) = match s.split_once(':') {
+        Some((n, l)) => (
+            n,
+            Some(l.parse::<i32>().map_err(|_| format!("bad level {l:?}"))?),
+        ),
+        None => (s, None),
+    };
+    let codec: Codec = name
+        .parse()
+        .map_err(|e: chunker::compress::UnknownCodec| e.to_string())?;
+    if codec == Codec::None {
+        return Err("none is not a compression codec here".into());
+    }
+    let level = level.unwrap_or(codec.default_level());
+    Compressor::with_level(codec, level).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +320,9 @@ pub enum BenchCommand {
     /// Async chunking (SHA-256) on a one-worker tokio runtime: a 1 ms ticker's worst and
     /// p99 lag, next to a naive hash-inside-poll stream, and the sync path's throughput.
     Async(BenchAsyncArgs),
+    /// The pipeline over a file (T threads) next to each stage's one-thread raw speed
+    /// on the same chunks, with the ratios to the ideal T / (sum of 1 / raw stage).
+    Pipeline(BenchPipelineArgs),
     /// Nix base32 encoding of a 32-byte digest, in nanoseconds per call (into a stack
     /// array, and into a new String).
     Nix32 {
@@ -386,6 +417,20 @@ pub struct BenchAsyncArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
     pub format: BenchFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPipelineArgs {
+    /// Run on this file (for example a real NAR) instead of a generated temporary one.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Threads of the pipeline rows; 0 = all CPUs.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    #[command(flatten)]
+    pub sizes: SizeArgs,
+    #[command(flatten)]
+    pub common: BenchCommon,
 }
 
 #[derive(Debug, Subcommand)]

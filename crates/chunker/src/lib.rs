@@ -36,6 +36,8 @@
 //!   dictionaries and adaptive codec selection.
 //! - [`nix`]: NAR encoder/reader (NarHash in the same pass), narinfo, Ed25519 keys in
 //!   Nix's formats.
+//! - [`pipeline`]: [`Pipeline`], the parallel, ordered, bounded read → cut → digest →
+//!   compress engine.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -50,8 +52,10 @@ pub mod compress;
 pub mod hash;
 pub mod io;
 pub mod nix;
+pub mod pipeline;
 
 pub use cdc::{Config, ConfigError, Kernel, Preset, Span};
 pub use chunk::{BytesChunks, Chunk, ChunkInfo, ChunkOptions, SliceChunk, SliceChunks};
 pub use hash::{hash, Digest, Encoding, HashAlgorithm, Hasher};
 pub use io::{ChunkStream, ReadAheadStream, StreamError, StreamSummary};
+pub use pipeline::{Pipeline, PipelineError, ProcessedChunk, ProcessedChunks};

@@ -20,8 +20,12 @@ use crate::cli::{BenchCdcArgs, BenchCommand, BenchCommon, BenchFormat, BenchStre
 use crate::error::{write_err, Code, Result, WithCode};
 use crate::{input, output, size};
 
+#[path = "bench_pipeline.rs"]
+mod pipeline;
+
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Pipeline(a) => pipeline::run(a),
         BenchCommand::Cdc(a) => cdc(a),
         BenchCommand::Stream(a) => stream(a),
         BenchCommand::Hash(a) => super::bench_hash::run(a),
@@ -507,6 +511,35 @@ fn stream(args: BenchStreamArgs) -> Result<()> {
         "sha256-raw",
         Value::Object(derived),
     )
+}
+
+/// The data of `bench pipeline`: FILE (a regular file of at most `--size` bytes) or
+/// `--size` bytes of the first `--data` kind in an unlinked temporary file (nothing is
+/// left behind however the process ends); the pipeline rows read the file, the raw
+/// one-thread rows run on the same bytes in memory.
+fn pipeline_data(file: &Option<PathBuf>, common: &BenchCommon) -> Result<(StreamData, Vec<u8>)> {
+    let src = match file {
+        Some(p) => {
+            let src = stream_file(p)?;
+            if src.len > common.size as u64 {
+                return Err(anyhow!(
+                    "{} is larger than --size {} ({} bytes); pass a larger --size (at most 64G)",
+                    input::display(p),
+                    size::human(common.size as f64),
+                    common.size
+                ))
+                .code(Code::Data);
+            }
+            src
+        }
+        None => stream_generated(kinds(common.data)[0], common.size)?,
+    };
+    let mut data = Vec::with_capacity(src.len as usize);
+    src.rewound()
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .with_context(|| format!("cannot read {}", src.name))
+        .code(Code::Io)?;
+    Ok((src, data))
 }
 
 /// The rows of one data set and the ratios derived from them.

@@ -1,0 +1,214 @@
+//! The reading thread: reads blocks, cuts them, and hands batches of chunks to the pool.
+
+use std::io::Read;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use crossbeam_channel::Sender;
+
+use super::budget::Budget;
+use super::buffer::BlockPool;
+use super::error::{panic_message, PipelineError};
+use super::work::{Item, Spawner, Work};
+use crate::cdc::Span;
+
+/// What the reading side and the workers send to the consumer.
+#[derive(Debug)]
+pub(super) enum Msg {
+    /// The items of batch `seq` (in order; the last may be an error).
+    Batch(u64, Vec<Item>),
+    /// No batch after `batches - 1`; the input was `length` bytes.
+    End {
+        /// Batches sent in all.
+        batches: u64,
+        /// Bytes read.
+        length: u64,
+    },
+}
+
+/// Split `spans` into runs of at least `target` bytes (the last may be shorter).
+pub(super) fn group(spans: &[Span], target: usize) -> impl Iterator<Item = (&[Span], usize)> {
+    let mut rest = spans;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut n = 0;
+        while n < rest.len() && bytes < target {
+            bytes += rest[n].length;
+            n += 1;
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Some((head, bytes))
+    })
+}
+
+/// Hand the chunks `spans` of `block` (first byte at `base`) to the pool in batches;
+/// false once cancelled.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn dispatch(
+    spans: &[Span],
+    block: &Bytes,
+    base: u64,
+    seq: &mut u64,
+    batch_bytes: usize,
+    work: &Arc<Work>,
+    spawner: &Spawner,
+    budget: &Arc<Budget>,
+    results: &Sender<Msg>,
+) -> bool {
+    for (group, bytes) in group(spans, batch_bytes) {
+        if !budget.acquire(bytes) {
+            return false;
+        }
+        spawn_batch(
+            group.to_vec(),
+            block.clone(),
+            base,
+            *seq,
+            work,
+            spawner,
+            budget,
+            results,
+        );
+        *seq += 1;
+    }
+    true
+}
+
+/// Run one batch on the pool; its items go to `results` as batch `seq`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn spawn_batch(
+    spans: Vec<Span>,
+    block: Bytes,
+    base: u64,
+    seq: u64,
+    work: &Arc<Work>,
+    spawner: &Spawner,
+    budget: &Arc<Budget>,
+    results: &Sender<Msg>,
+) {
+    let (work, budget, results) = (Arc::clone(work), Arc::clone(budget), results.clone());
+    spawner.spawn(move || {
+        let items = work.batch(&block, base, &spans, &budget);
+        drop(block);
+        let _ = results.send(Msg::Batch(seq, items));
+    });
+}
+
+/// The reading thread's state.
+pub(super) struct Feeder<R> {
+    pub(super) reader: R,
+    /// Bytes already read from `reader` (by the threshold probe).
+    pub(super) prefix: Vec<u8>,
+    pub(super) work: Arc<Work>,
+    pub(super) spawner: Spawner,
+    pub(super) budget: Arc<Budget>,
+    pub(super) blocks: Arc<BlockPool>,
+    pub(super) results: Sender<Msg>,
+    /// The whole-stream hasher's input, if one runs.
+    pub(super) whole: Option<Sender<Bytes>>,
+    /// First and largest read size; reads double from one to the other.
+    pub(super) read_min: usize,
+    pub(super) read_max: usize,
+    pub(super) batch_bytes: usize,
+}
+
+impl<R: Read> Feeder<R> {
+    /// Read, cut and dispatch until the end, an error or cancellation.
+    pub(super) fn run(mut self) {
+        let mut push = self.work.options.chunker().push();
+        // The last frozen block; it holds the chunk in progress, which starts at
+        // `push.chunk_start()`.
+        let mut prev = Bytes::new();
+        let mut prev_base = 0u64;
+        let mut total = 0u64;
+        let mut seq = 0u64;
+        let mut read_size = self.read_min;
+        let mut prefix = Some(std::mem::take(&mut self.prefix)).filter(|p| !p.is_empty());
+        loop {
+            if self.budget.is_cancelled() {
+                return;
+            }
+            let base = push.chunk_start();
+            let tail = &prev[(base - prev_base) as usize..];
+            let mut block;
+            let outcome;
+            if let Some(p) = prefix.take() {
+                block = p;
+                outcome = Ok(false);
+            } else {
+                block = self.blocks.take(tail.len() + read_size);
+                block.extend_from_slice(tail);
+                let reader = &mut self.reader;
+                let want = read_size;
+                let before = block.len();
+                // Appends into spare capacity (no zero-fill), retries short reads and
+                // `Interrupted`, stops early only at the end of the input.
+                outcome = match catch_unwind(AssertUnwindSafe(|| {
+                    reader.take(want as u64).read_to_end(&mut block)
+                })) {
+                    Ok(Ok(n)) => Ok(n < want),
+                    Ok(Err(source)) => Err(PipelineError::Read {
+                        offset: total + (block.len() - before) as u64,
+                        source,
+                    }),
+                    Err(p) => Err(PipelineError::Panicked {
+                        stage: "reader",
+                        offset: total + (block.len() - before) as u64,
+                        message: panic_message(&*p),
+                    }),
+                };
+            }
+            let fresh = tail.len();
+            total += (block.len() - fresh) as u64;
+            let mut spans: Vec<Span> = push.feed(&block[fresh..]).collect();
+            if outcome.as_ref().is_ok_and(|eof| *eof) {
+                spans.extend(push.finish());
+            }
+            let frozen = self.blocks.freeze(block);
+            if let Some(w) = &self.whole {
+                if frozen.len() > fresh && w.send(frozen.slice(fresh..)).is_err() {
+                    return;
+                }
+            }
+            let sent = dispatch(
+                &spans,
+                &frozen,
+                base,
+                &mut seq,
+                self.batch_bytes,
+                &self.work,
+                &self.spawner,
+                &self.budget,
+                &self.results,
+            );
+            if !sent {
+                return;
+            }
+            prev = frozen;
+            prev_base = base;
+            match outcome {
+                Ok(false) => read_size = (read_size * 2).min(self.read_max),
+                Ok(true) => {
+                    let _ = self.results.send(Msg::End {
+                        batches: seq,
+                        length: total,
+                    });
+                    return;
+                }
+                Err(e) => {
+                    let _ = self.results.send(Msg::Batch(seq, vec![Err(e)]));
+                    let _ = self.results.send(Msg::End {
+                        batches: seq + 1,
+                        length: total,
+                    });
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Per-chunk work (digest, compression) and where it runs.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::budget::Budget;
+use super::error::{panic_message, PipelineError};
+use super::{Compressed, ProcessedChunk};
+use crate::cdc::Span;
+use crate::chunk::ChunkOptions;
+use crate::compress::{CompressionError, Compressor};
+
+/// One output item.
+pub(super) type Item = Result<ProcessedChunk, PipelineError>;
+
+/// Faults injected by tests (see [`Pipeline::fault`](super::Pipeline::fault)).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// The worker panics on the chunk that starts at this offset.
+    PanicAt(u64),
+    /// Compressing the chunk that starts at this offset fails.
+    CodecErrorAt(u64),
+}
+
+/// What every chunk goes through.
+#[derive(Debug, Clone)]
+pub(super) struct Work {
+    pub(super) options: ChunkOptions,
+    pub(super) compressor: Option<Compressor>,
+    pub(super) fault: Option<Fault>,
+}
+
+impl Work {
+    /// Digest and (optionally) compress one chunk.
+    fn chunk(&self, offset: u64, payload: Bytes) -> Item {
+        if self.fault == Some(Fault::PanicAt(offset)) {
+            panic!("injected worker panic at offset {offset}");
+        }
+        let length = payload.len();
+        let digest = self.options.digest(&payload);
+        let compressed = match &self.compressor {
+            None => None,
+            Some(c) => {
+                let result = if self.fault == Some(Fault::CodecErrorAt(offset)) {
+                    Err(CompressionError::InvalidSetting {
+                        name: "fault",
+                        reason: "injected codec error",
+                    })
+                } else {
+                    c.compress(&payload)
+                };
+                match result {
+                    Ok(data) => Some(Compressed {
+                        codec: c.codec(),
+                        data: Bytes::from(data),
+                    }),
+                    Err(source) => {
+                        return Err(PipelineError::Compress {
+                            offset,
+                            length,
+                            source,
+                        })
+                    }
+                }
+            }
+        };
+        Ok(ProcessedChunk {
+            offset,
+            length,
+            digest,
+            payload,
+            compressed,
+        })
+    }
+
+    /// One chunk, a panic caught as an error item.
+    pub(super) fn chunk_caught(&self, offset: u64, payload: Bytes) -> Item {
+        catch_unwind(AssertUnwindSafe(|| self.chunk(offset, payload))).unwrap_or_else(|p| {
+            Err(PipelineError::Panicked {
+                stage: "worker",
+                offset,
+                message: panic_message(&*p),
+            })
+        })
+    }
+
+    /// The chunks `spans` of `block` (whose first byte is at stream offset `base`), in
+    /// order, up to and including the first error. Compressed bytes are counted in
+    /// `budget`.
+    pub(super) fn batch(
+        &self,
+        block: &Bytes,
+        base: u64,
+        spans: &[Span],
+        budget: &Budget,
+    ) -> Vec<Item> {
+        let mut out = Vec::with_capacity(spans.len());
+        for span in spans {
+            if budget.is_cancelled() {
+                break;
+            }
+            let start = (span.offset - base) as usize;
+            let item = self.chunk_caught(span.offset, block.slice(start..start + span.length));
+            match &item {
+                Ok(c) => {
+                    if let Some(z) = &c.compressed {
+                        budget.add(z.data.len());
+                    }
+                    out.push(item);
+                }
+                Err(_) => {
+                    out.push(item);
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The rayon pool the work runs on.
+#[derive(Debug, Clone)]
+pub(super) enum Spawner {
+    /// The global pool.
+    Global,
+    /// A pool given by the caller or owned by the pipeline.
+    Pool(Arc<rayon::ThreadPool>),
+}
+
+impl Spawner {
+    pub(super) fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        match self {
+            Spawner::Global => rayon::spawn(f),
+            Spawner::Pool(p) => p.spawn(f),
+        }
+    }
+
+    pub(super) fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match self {
+            Spawner::Global => f(),
+            Spawner::Pool(p) => p.install(f),
+        }
+    }
+
+    /// Whether the calling thread is one of this pool's (for the global pool: of any
+    /// rayon pool, to be safe): it must not block waiting for work queued on the pool,
+    /// which with one thread nothing else would run.
+    pub(super) fn on_pool(&self) -> bool {
+        match self {
+            Spawner::Global => rayon::current_thread_index().is_some(),
+            Spawner::Pool(p) => p.current_thread_index().is_some(),
+        }
+    }
+
+    /// Run one queued job of this pool on the calling thread (one of its own), if any.
+    pub(super) fn run_one(&self) -> bool {
+        let r = match self {
+            Spawner::Global => rayon::yield_now(),
+            Spawner::Pool(p) => p.yield_now(),
+        };
+        matches!(r, Some(rayon::Yield::Executed))
+    }
+}
