@@ -20,12 +20,18 @@ fn json_rows_and_fields() {
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["async:sha256", "naive:sha256", "idle:ticker", "sync:sha256"]
+        [
+            "async:sha256",
+            "async-rayon:sha256",
+            "naive:sha256",
+            "idle:ticker",
+            "sync:sha256"
+        ]
     );
-    for i in [0, 1, 3] {
+    for i in [0, 1, 2, 4] {
         assert!(rows[i]["gbps"].as_f64().unwrap() > 0.0, "{}", rows[i]);
     }
-    for r in &rows[..3] {
+    for r in &rows[..4] {
         let worst = r["worst_lag_ms"].as_f64().unwrap();
         let p99 = r["p99_lag_ms"].as_f64().unwrap();
         assert!(worst >= p99 && p99 >= 0.0, "{r}");

@@ -4,6 +4,8 @@
 //! late each tick fires while a second task chunks `--size` bytes of random data with
 //! SHA-256 digests (default options, 64K/256K/1M):
 //! - `async:sha256`: [`AsyncChunkStream`] with its CPU work on tokio's blocking pool;
+//! - `async-rayon:sha256`: the same with its CPU work on a one-thread rayon pool (the
+//!   other offload a server could plug in: the pipeline's pool), to choose by measurement;
 //! - `naive:sha256`: the same stream with its jobs run inside `poll` (cutting and
 //!   hashing a block per poll on the worker: the "hash inside poll" design);
 //! - `sync:sha256`: [`chunker::ChunkStream`] on the calling thread, no runtime: the
@@ -86,12 +88,23 @@ fn run_idle(secs: f64) -> Result<Vec<f64>> {
     }))
 }
 
-/// Chunk `data` on a one-worker runtime beside the 1 ms ticker; `inline` runs the
-/// jobs inside `poll`. Seconds, chunk list, and the lag of each tick (ms).
+/// Where the stream's CPU work runs.
+#[derive(Clone)]
+enum Mode {
+    /// tokio's blocking pool (`AsyncChunkStream::tokio`).
+    Blocking,
+    /// A rayon pool.
+    Rayon(Arc<rayon::ThreadPool>),
+    /// Inside `poll` (the naive peer).
+    Inline,
+}
+
+/// Chunk `data` on a one-worker runtime beside the 1 ms ticker, the CPU work placed as
+/// `mode` says. Seconds, chunk list, and the lag of each tick (ms).
 fn run_async(
     data: &Bytes,
     options: ChunkOptions,
-    inline: bool,
+    mode: Mode,
 ) -> Result<(f64, Vec<ChunkInfo>, Vec<f64>)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -116,11 +129,16 @@ fn run_async(
         let start = Instant::now();
         let chunking = tokio::spawn(async move {
             let reader = Cursor::new(data);
-            let mut stream = if inline {
-                let inline: Arc<dyn Offload> = Arc::new(|job: Job| job());
-                AsyncChunkStream::tokio_with(reader, options, inline)
-            } else {
-                AsyncChunkStream::tokio(reader, options)?
+            let mut stream = match mode {
+                Mode::Blocking => AsyncChunkStream::tokio(reader, options)?,
+                Mode::Rayon(pool) => {
+                    let offload: Arc<dyn Offload> = Arc::new(move |job: Job| pool.spawn(job));
+                    AsyncChunkStream::tokio_with(reader, options, offload)
+                }
+                Mode::Inline => {
+                    let inline: Arc<dyn Offload> = Arc::new(|job: Job| job());
+                    AsyncChunkStream::tokio_with(reader, options, inline)
+                }
             };
             let mut chunks = Vec::new();
             while let Some(c) = stream.next_chunk().await {
@@ -141,6 +159,14 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
     let data = Bytes::from(generate(Kind::Random, args.size, 42));
     let gb = data.len() as f64 / 1e9;
     let (mut sync, mut asynk, mut naive) = (Row::default(), Row::default(), Row::default());
+    let mut on_rayon = Row::default();
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "bench-async-rayon".into())
+            .build()
+            .code(Code::Failure)?,
+    );
     let mut idle = Row::default();
     let mut reference: Option<Vec<ChunkInfo>> = None;
     for _ in 0..args.repeat {
@@ -152,8 +178,13 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
             .code(Code::Failure)?;
         sync.gbps.push(gb / start.elapsed().as_secs_f64());
         let want = reference.get_or_insert(chunks);
-        for (row, inline) in [(&mut asynk, false), (&mut naive, true)] {
-            let (secs, chunks, lags) = run_async(&data, options, inline)?;
+        for (row, mode) in [
+            (&mut asynk, Mode::Blocking),
+            (&mut on_rayon, Mode::Rayon(Arc::clone(&pool))),
+            (&mut naive, Mode::Inline),
+        ] {
+            let blocking = matches!(mode, Mode::Blocking);
+            let (secs, chunks, lags) = run_async(&data, options, mode)?;
             // Same chunks first: a fast wrong answer is worthless.
             if &chunks != want {
                 return Err(anyhow!(
@@ -164,7 +195,7 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
             row.gbps.push(gb / secs);
             row.worst.push(max(&lags));
             row.lags.extend(lags);
-            if !inline {
+            if blocking {
                 let lags = run_idle(secs)?;
                 idle.worst.push(max(&lags));
                 idle.lags.extend(lags);
@@ -184,6 +215,7 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
     };
     let results = vec![
         lag_row("async:sha256", &asynk),
+        lag_row("async-rayon:sha256", &on_rayon),
         lag_row("naive:sha256", &naive),
         json!({
             "name": "idle:ticker",
@@ -225,7 +257,7 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
             .map_err(write_err)?;
             writeln!(
                 out,
-                "{:<14} {:>8} {:>14} {:>12}",
+                "{:<20} {:>8} {:>14} {:>12}",
                 "name", "GB/s", "worst lag ms", "p99 lag ms"
             )
             .map_err(write_err)?;
@@ -233,7 +265,7 @@ pub fn run(args: BenchAsyncArgs) -> Result<()> {
                 let f = |k: &str| r[k].as_f64().map_or("-".to_string(), |v| format!("{v:.3}"));
                 writeln!(
                     out,
-                    "{:<14} {:>8} {:>14} {:>12}",
+                    "{:<20} {:>8} {:>14} {:>12}",
                     r["name"].as_str().unwrap_or_default(),
                     f("gbps"),
                     f("worst_lag_ms"),
