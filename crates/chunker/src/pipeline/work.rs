@@ -11,6 +11,7 @@ use super::{Compressed, ProcessedChunk};
 use crate::cdc::Span;
 use crate::chunk::ChunkOptions;
 use crate::compress::{CompressionError, Compressor};
+use crate::hash::{hash_many, Digest};
 
 /// One output item.
 pub(super) type Item = Result<ProcessedChunk, PipelineError>;
@@ -35,13 +36,14 @@ pub(super) struct Work {
 }
 
 impl Work {
-    /// Digest and (optionally) compress one chunk.
-    fn chunk(&self, offset: u64, payload: Bytes) -> Item {
+    /// Digest (unless `digest` brings it, computed with its batch) and (optionally)
+    /// compress one chunk.
+    fn chunk(&self, offset: u64, payload: Bytes, digest: Option<Option<Digest>>) -> Item {
         if self.fault == Some(Fault::PanicAt(offset)) {
             panic!("injected worker panic at offset {offset}");
         }
         let length = payload.len();
-        let digest = self.options.digest(&payload);
+        let digest = digest.unwrap_or_else(|| self.options.digest(&payload));
         let compressed = match &self.compressor {
             None => None,
             Some(c) => {
@@ -79,7 +81,12 @@ impl Work {
 
     /// One chunk, a panic caught as an error item.
     pub(super) fn chunk_caught(&self, offset: u64, payload: Bytes) -> Item {
-        catch_unwind(AssertUnwindSafe(|| self.chunk(offset, payload))).unwrap_or_else(|p| {
+        self.chunk_with(offset, payload, None)
+    }
+
+    /// [`chunk_caught`](Work::chunk_caught) with the digest already known.
+    fn chunk_with(&self, offset: u64, payload: Bytes, digest: Option<Option<Digest>>) -> Item {
+        catch_unwind(AssertUnwindSafe(|| self.chunk(offset, payload, digest))).unwrap_or_else(|p| {
             Err(PipelineError::Panicked {
                 stage: "worker",
                 offset,
@@ -99,12 +106,27 @@ impl Work {
         budget: &Budget,
     ) -> Vec<Item> {
         let mut out = Vec::with_capacity(spans.len());
+        let at = |span: &Span| (span.offset - base) as usize;
+        // The batch's digests at once: SHA-256 runs several chunks in lanes.
+        let mut digests = self
+            .options
+            .hash_algorithm()
+            .map(|algorithm| {
+                let messages: Vec<&[u8]> = spans
+                    .iter()
+                    .map(|s| &block[at(s)..at(s) + s.length])
+                    .collect();
+                hash_many(algorithm, &messages)
+            })
+            .map(Vec::into_iter);
         for span in spans {
             if budget.is_cancelled() {
                 break;
             }
-            let start = (span.offset - base) as usize;
-            let item = self.chunk_caught(span.offset, block.slice(start..start + span.length));
+            let start = at(span);
+            let digest = digests.as_mut().map(|d| d.next());
+            let item =
+                self.chunk_with(span.offset, block.slice(start..start + span.length), digest);
             match &item {
                 Ok(c) => {
                     if let Some(z) = &c.compressed {
