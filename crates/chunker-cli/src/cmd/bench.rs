@@ -412,7 +412,7 @@ fn stream_file(path: &Path) -> Result<StreamData> {
         .code(Code::Io)?;
     if !meta.is_file() {
         return Err(anyhow!(
-            "{shown} is not a regular file (bench stream reads it several times)"
+            "{shown} is not a regular file (the benchmark reads it several times)"
         ))
         .code(Code::Io);
     }
