@@ -227,7 +227,7 @@ fn print(
             .map_err(write_err)?;
             writeln!(
                 out,
-                "{:<10} {:<32} {:>8} {:>17} {:>10}",
+                "{:<10} {:<44} {:>8} {:>17} {:>10}",
                 "data", "name", "GB/s", "(min..max)", "vs base"
             )
             .map_err(write_err)?;
@@ -238,7 +238,7 @@ fn print(
                     .unwrap_or_default();
                 writeln!(
                     out,
-                    "{:<10} {:<32} {:>8.3} {:>17} {:>10}",
+                    "{:<10} {:<44} {:>8.3} {:>17} {:>10}",
                     r.data,
                     r.name,
                     r.median(),
@@ -548,16 +548,20 @@ fn stream_rows(config: &Config, data: &StreamData, repeat: u32) -> Result<(Vec<R
     let (n, sample) = (data.len, &data.sample[..]);
     let sample_n = sample.len() as u64;
     let chunker = Chunker::new(*config);
-    // (chunk digest, read size, read on a second thread)
-    let streams: [(Option<HashAlgorithm>, usize, bool); 8] = [
-        (Some(HashAlgorithm::Sha256), 8 << 20, false),
-        (Some(HashAlgorithm::Sha256), 8 << 10, false),
-        (Some(HashAlgorithm::Blake3), 8 << 20, false),
-        (None, 8 << 20, false),
-        (None, 8 << 10, false),
-        (None, 1 << 20, false),
-        (None, 1 << 20, true),
-        (Some(HashAlgorithm::Sha256), 1 << 20, true),
+    // (chunk digest, read size, read on a second thread, whole-stream digest)
+    let sha = Some(HashAlgorithm::Sha256);
+    let streams: [(Option<HashAlgorithm>, usize, bool, Option<HashAlgorithm>); 10] = [
+        (sha, 8 << 20, false, None),
+        (sha, 8 << 10, false, None),
+        (Some(HashAlgorithm::Blake3), 8 << 20, false, None),
+        (None, 8 << 20, false, None),
+        (None, 8 << 10, false, None),
+        (None, 1 << 20, false, None),
+        (None, 1 << 20, true, None),
+        (sha, 1 << 20, true, None),
+        // Chunk digests and the NarHash over the same bytes (SHA-256 lanes side by side).
+        (sha, 1 << 20, false, sha),
+        (sha, 1 << 20, true, sha),
     ];
     let mut rows = vec![
         Row::new(
@@ -568,15 +572,20 @@ fn stream_rows(config: &Config, data: &StreamData, repeat: u32) -> Result<(Vec<R
         Row::new("sha256-raw", name, sample_n),
         Row::new("blake3-raw", name, sample_n),
     ];
-    for (h, rs, ahead) in streams {
+    for (h, rs, ahead, whole) in streams {
         let hn = h.map_or("none", |a| a.name());
+        let wn = whole.map_or(String::new(), |a| format!("+stream={}", a.name()));
         let rsn = if rs >= 1 << 20 {
             format!("{}M", rs >> 20)
         } else {
             format!("{}K", rs >> 10)
         };
         let mode = if ahead { ":ahead" } else { "" };
-        rows.push(Row::new(format!("stream:{hn}:read={rsn}{mode}"), name, n));
+        rows.push(Row::new(
+            format!("stream:{hn}{wn}:read={rsn}{mode}"),
+            name,
+            n,
+        ));
     }
     for _ in 0..repeat {
         let (s, c) = time(|| chunker.spans(sample).count());
@@ -588,7 +597,7 @@ fn stream_rows(config: &Config, data: &StreamData, repeat: u32) -> Result<(Vec<R
         rows[2]
             .runs
             .push(time(|| hash(HashAlgorithm::Blake3, sample)).0);
-        for (i, &(h, rs, ahead)) in streams.iter().enumerate() {
+        for (i, &(h, rs, ahead, whole)) in streams.iter().enumerate() {
             let file = data
                 .rewound()
                 .with_context(|| format!("cannot read {name}"))
@@ -603,7 +612,10 @@ fn stream_rows(config: &Config, data: &StreamData, repeat: u32) -> Result<(Vec<R
                 Ok::<usize, StreamError>(count)
             };
             let (s, c) = time(|| {
-                let stream = opts.stream(file).read_size(rs);
+                let mut stream = opts.stream(file).read_size(rs);
+                if let Some(a) = whole {
+                    stream = stream.stream_digest(a);
+                }
                 if ahead {
                     let mut stream = stream.read_ahead().map_err(|e| StreamError::Read {
                         offset: 0,
