@@ -620,3 +620,40 @@ fn sink_form_stops_at_the_sinks_error() {
         .unwrap();
     assert_eq!((summary.length, total), (1_000_000, 1_000_000));
 }
+
+/// Inputs long enough for read blocks of 4 MiB and more, which are cut on the pool
+/// (segments cut in parallel, stitched): the cut points equal the serial path's on every
+/// kind of data, on uniform bytes (where the segments' speculation never meets the true
+/// cut points) and with tiny and large chunks, for files and readers.
+#[test]
+fn large_blocks_cut_on_the_pool_equal_serial() {
+    let dir = TempDir::new("pipeline-large");
+    let mut inputs: Vec<(String, Vec<u8>)> = Kind::ALL
+        .iter()
+        .map(|&k| (k.to_string(), generate(k, 21_000_000, 7)))
+        .collect();
+    inputs.push(("uniform".into(), vec![0x61; 19_000_001]));
+    for (ci, (min, avg, max)) in [(64, 256, 1024), (64 << 10, 256 << 10, 1 << 20)]
+        .into_iter()
+        .enumerate()
+    {
+        let cfg = Config::new(min, avg, max).unwrap();
+        for (name, data) in &inputs {
+            for threads in [2, 3] {
+                let p = Pipeline::new(ChunkOptions::new(cfg).hash(Some(HashAlgorithm::Blake3)))
+                    .threads(threads)
+                    .thresholds(PARALLEL)
+                    .stream_digest(HashAlgorithm::Sha256);
+                for source in [Source::File, Source::Scheduled] {
+                    check(
+                        &p,
+                        source,
+                        data,
+                        &dir,
+                        &format!("cfg {ci} {name} threads {threads}"),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -11,7 +11,7 @@ use super::budget::Budget;
 use super::buffer::BlockPool;
 use super::error::{panic_message, PipelineError};
 use super::work::{Item, Spawner, Work};
-use crate::cdc::Span;
+use crate::cdc::{Chunker, Span};
 
 /// What the reading side and the workers send to the consumer.
 #[derive(Debug)]
@@ -111,29 +111,33 @@ pub(super) struct Feeder<R> {
     pub(super) results: Sender<Msg>,
     /// The whole-stream hasher's input, if one runs.
     pub(super) whole: Option<Sender<Bytes>>,
-    /// First and largest read size; reads double from one to the other.
-    pub(super) read_min: usize,
-    pub(super) read_max: usize,
+    /// The largest single read.
+    pub(super) read_size: usize,
+    /// First and largest block size; blocks double from one to the other.
+    pub(super) block_min: usize,
+    pub(super) block_max: usize,
+    /// The maximum chunk size.
+    pub(super) max_chunk: usize,
     pub(super) batch_bytes: usize,
 }
 
 impl<R: Read> Feeder<R> {
     /// Read, cut and dispatch until the end, an error or cancellation.
     pub(super) fn run(mut self) {
-        let mut push = self.work.options.chunker().push();
-        // The last frozen block; it holds the chunk in progress, which starts at
-        // `push.chunk_start()`.
+        let chunker = *self.work.options.chunker();
+        // The last frozen block, first byte at `prev_base`; it holds the chunk in
+        // progress, which starts at `base`.
         let mut prev = Bytes::new();
         let mut prev_base = 0u64;
+        let mut base = 0u64;
         let mut total = 0u64;
         let mut seq = 0u64;
-        let mut read_size = self.read_min;
+        let mut block_size = self.block_min;
         let mut prefix = Some(std::mem::take(&mut self.prefix)).filter(|p| !p.is_empty());
         loop {
             if self.budget.is_cancelled() {
                 return;
             }
-            let base = push.chunk_start();
             let tail = &prev[(base - prev_base) as usize..];
             let mut block;
             let outcome;
@@ -141,15 +145,27 @@ impl<R: Read> Feeder<R> {
                 block = p;
                 outcome = Ok(false);
             } else {
-                block = self.blocks.take(tail.len() + read_size);
+                // Room for any tail (less than a maximum chunk), so that blocks of
+                // one size are all reusable.
+                block = self.blocks.take(self.max_chunk + block_size);
                 block.extend_from_slice(tail);
                 let reader = &mut self.reader;
-                let want = read_size;
+                let (want, most) = (block_size, self.read_size);
                 let before = block.len();
-                // Appends into spare capacity (no zero-fill), retries short reads and
-                // `Interrupted`, stops early only at the end of the input.
+                // Appends into spare capacity (no zero-fill), at most `most` bytes a
+                // read, retries short reads and `Interrupted`, stops early only at the
+                // end of the input.
                 outcome = match catch_unwind(AssertUnwindSafe(|| {
-                    reader.take(want as u64).read_to_end(&mut block)
+                    let mut got = 0;
+                    while got < want {
+                        let step = most.min(want - got);
+                        let n = reader.take(step as u64).read_to_end(&mut block)?;
+                        got += n;
+                        if n < step {
+                            break;
+                        }
+                    }
+                    Ok::<_, std::io::Error>(got)
                 })) {
                     Ok(Ok(n)) => Ok(n < want),
                     Ok(Err(source)) => Err(PipelineError::Read {
@@ -165,16 +181,14 @@ impl<R: Read> Feeder<R> {
             }
             let fresh = tail.len();
             total += (block.len() - fresh) as u64;
-            let mut spans: Vec<Span> = push.feed(&block[fresh..]).collect();
-            if outcome.as_ref().is_ok_and(|eof| *eof) {
-                spans.extend(push.finish());
-            }
             let frozen = self.blocks.freeze(block);
             if let Some(w) = &self.whole {
                 if frozen.len() > fresh && w.send(frozen.slice(fresh..)).is_err() {
                     return;
                 }
             }
+            let eof = outcome.as_ref().is_ok_and(|eof| *eof);
+            let spans = cut_block(&chunker, &self.spawner, &frozen, base, eof);
             let sent = dispatch(
                 &spans,
                 &frozen,
@@ -191,8 +205,9 @@ impl<R: Read> Feeder<R> {
             }
             prev = frozen;
             prev_base = base;
+            base = spans.last().map_or(base, |s| s.offset + s.length as u64);
             match outcome {
-                Ok(false) => read_size = (read_size * 2).min(self.read_max),
+                Ok(false) => block_size = (block_size * 2).min(self.block_max),
                 Ok(true) => {
                     let _ = self.results.send(Msg::End {
                         batches: seq,
@@ -211,4 +226,42 @@ impl<R: Read> Feeder<R> {
             }
         }
     }
+}
+
+/// Blocks at least this long are cut on the pool (when it has more than one thread).
+const PARALLEL_CUT_BYTES: usize = 4 << 20;
+
+/// The chunks of `block` (whose first byte, at stream offset `base`, starts a chunk)
+/// that the bytes in it make final, at stream offsets: all of them at the end of the
+/// input (`eof`), else all but the last, which may go on past the block and is cut again
+/// with the next one. Large blocks are cut on the pool ([`Chunker::spans_segmented`]: the
+/// same cut points, found in parallel), so that cutting does not hold one thread while
+/// the others hash.
+pub(super) fn cut_block(
+    chunker: &Chunker,
+    spawner: &Spawner,
+    block: &[u8],
+    base: u64,
+    eof: bool,
+) -> Vec<Span> {
+    let threads = spawner.threads();
+    let mut spans: Vec<Span> = if threads > 1 && block.len() >= PARALLEL_CUT_BYTES {
+        // Two segments per thread, each at least a few maximum-size chunks long so that
+        // re-synchronising at its start costs little.
+        let segment = block
+            .len()
+            .div_ceil(2 * threads)
+            .max(4 * chunker.config().max_size());
+
+        spawner.install(|| chunker.spans_segmented(block, segment))
+    } else {
+        chunker.spans(block).collect()
+    };
+    if !eof {
+        spans.pop();
+    }
+    for s in &mut spans {
+        s.offset += base;
+    }
+    spans
 }

@@ -27,8 +27,12 @@
 //!
 //! # How it runs
 //! - **Sources.** A [`Read`] is read on a thread of its own ([`Pipeline::reader`],
-//!   [`Pipeline::file`]), which also cuts (the push chunker, one pass) and hands batches
-//!   of chunks to the pool. [`Bytes`] in memory ([`Pipeline::bytes`]) is cut up front
+//!   [`Pipeline::file`]), which hands batches of chunks to the pool. Blocks of 4 MiB or
+//!   more are cut on the pool too
+//!   ([`Chunker::spans_segmented`](crate::cdc::Chunker::spans_segmented): segments cut
+//!   in parallel, stitched to the serial cut points), so no thread of its own cuts while
+//!   the others hash: with 2 cores, a dedicated cutting thread left the hashing half of
+//!   the machine (see `docs/BENCHMARKS.md`, "Pipeline"). [`Bytes`] in memory ([`Pipeline::bytes`]) is cut up front
 //!   with [`Chunker::spans_parallel`](crate::cdc::Chunker::spans_parallel) on the pool.
 //! - **Work.** Each batch (about [`BATCH_BYTES`] of chunks) is one task on a rayon pool:
 //!   the chunk digests and, with [`Pipeline::compress`], the compressed bytes. The pool is
@@ -45,7 +49,7 @@
 //!   digest, and whatever chunks the consumer keeps.
 //! - **Buffers.** Read blocks come from a pool and go back to it when the last payload
 //!   that points into them is dropped; they are filled through spare capacity (never
-//!   zero-filled). Reads start at 256 KiB and double up to the read size, so a small
+//!   zero-filled). Blocks start at 256 KiB and double up to 16 MiB, so a small
 //!   input never gets a large buffer. Payloads are zero-copy [`Bytes`] slices of the
 //!   blocks; a chunk that spans two reads is completed by copying its start (less than
 //!   one maximum chunk) into the next block.
@@ -89,6 +93,9 @@ use work::{Spawner, Work};
 pub const DEFAULT_BUDGET: usize = 64 << 20;
 /// Default (largest) read size (4 MiB).
 pub const DEFAULT_READ_SIZE: usize = 4 << 20;
+/// Largest read block (several reads; cut in parallel when large): 16 MiB, or a quarter
+/// of the budget when that is less (but at least the read size and one maximum chunk).
+const BLOCK_MAX: usize = 16 << 20;
 /// The first read's size (256 KiB, or the read size if smaller).
 const FIRST_READ: usize = 256 << 10;
 /// Chunks per pool task: at least this many bytes' worth (or one chunk).
@@ -273,7 +280,9 @@ impl Pipeline {
     }
 
     /// The largest read from a reader (clamped to 4 KiB..=256 MiB; default
-    /// [`DEFAULT_READ_SIZE`]). Reads start at 256 KiB (or this, if smaller) and double.
+    /// [`DEFAULT_READ_SIZE`]). Read blocks start at 256 KiB (or this, if smaller) and
+    /// double up to 16 MiB (or a quarter of the budget, if less, but at least this and
+    /// one maximum chunk), each filled by reads of at most this size.
     pub fn read_size(mut self, bytes: usize) -> Pipeline {
         self.read_size = bytes.clamp(4 << 10, 256 << 20);
         self
@@ -485,17 +494,20 @@ impl Pipeline {
             }
         };
         let max = self.work.options.config().max_size();
+        let block_max = BLOCK_MAX.min(self.budget / 4).max(self.read_size).max(max);
         let feeder = Feeder {
             reader,
             prefix,
             work: Arc::clone(&p.work),
             spawner: p.spawner.clone(),
             budget: Arc::clone(&p.budget),
-            blocks: BlockPool::new(self.budget / self.read_size + 8),
+            blocks: BlockPool::new(self.budget / block_max + 8),
             results: tx,
             whole,
-            read_min: FIRST_READ.min(self.read_size),
-            read_max: self.read_size.max(max),
+            read_size: self.read_size,
+            block_min: FIRST_READ.min(self.read_size),
+            block_max,
+            max_chunk: max,
             batch_bytes: p.batch_bytes,
         };
         p.reader = Some(spawn_thread("chunker-pipeline-read", move || feeder.run())?);

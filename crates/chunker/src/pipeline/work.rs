@@ -168,6 +168,14 @@ impl Spawner {
         }
     }
 
+    /// Threads of this pool (of the global pool for [`Spawner::Global`]).
+    pub(super) fn threads(&self) -> usize {
+        match self {
+            Spawner::Global => rayon::current_num_threads(),
+            Spawner::Pool(p) => p.current_num_threads(),
+        }
+    }
+
     /// Whether the calling thread is one of this pool's (for the global pool: of any
     /// rayon pool, to be safe): it must not block waiting for work queued on the pool,
     /// which with one thread nothing else would run.
