@@ -222,6 +222,12 @@ pub struct ChunkArgs {
     /// adds its compressed size to each row and the ratio to the summary.
     #[arg(long, value_name = "CODEC[:LEVEL]", value_parser = parse_codec_level)]
     pub compress: Option<chunker::compress::Compressor>,
+    /// Map FILE into memory instead of reading it (regular files only; standard input,
+    /// pipes and devices are read): no copy of the data, same output. Hazard: if another
+    /// process truncates FILE meanwhile, this process dies of SIGBUS; use it only on
+    /// files nobody truncates while they are chunked.
+    #[arg(long, conflicts_with = "nar")]
+    pub mmap: bool,
 }
 
 /// `CODEC[:LEVEL]`, the level checked against the codec's range.

@@ -79,13 +79,16 @@ enum Source {
     File,
     /// 1-byte reads, `Interrupted`, odd sizes.
     Scheduled,
+    /// A mapped file (default window).
+    Mapped,
 }
 
-const SOURCES: [Source; 4] = [
+const SOURCES: [Source; 5] = [
     Source::Bytes,
     Source::Cursor,
     Source::File,
     Source::Scheduled,
+    Source::Mapped,
 ];
 
 fn run(p: &Pipeline, source: Source, data: &[u8], dir: &TempDir) -> chunker::ProcessedChunks {
@@ -97,6 +100,7 @@ fn run(p: &Pipeline, source: Source, data: &[u8], dir: &TempDir) -> chunker::Pro
             data.to_vec(),
             vec![1, 0, 7, 4093, 65536, 0, 300_001],
         )),
+        Source::Mapped => p.clone().mmap(true).file(dir.file("input", data)),
     }
     .unwrap()
 }
@@ -644,7 +648,7 @@ fn large_blocks_cut_on_the_pool_equal_serial() {
                     .threads(threads)
                     .thresholds(PARALLEL)
                     .stream_digest(HashAlgorithm::Sha256);
-                for source in [Source::File, Source::Scheduled] {
+                for source in [Source::File, Source::Scheduled, Source::Mapped] {
                     check(
                         &p,
                         source,
@@ -656,4 +660,54 @@ fn large_blocks_cut_on_the_pool_equal_serial() {
             }
         }
     }
+}
+
+/// Mapped files in windows of every size, also smaller than a maximum chunk: the cut
+/// points across window edges equal the serial path's.
+#[test]
+fn mapped_windows_of_any_size_equal_serial() {
+    let dir = TempDir::new("pipeline-map");
+    let mut inputs: Vec<(String, Vec<u8>)> = Kind::ALL
+        .iter()
+        .map(|&k| (k.to_string(), generate(k, 6_000_000, 11)))
+        .collect();
+    inputs.push(("uniform".into(), vec![0x3c; 5_000_003]));
+    for cfg in configs() {
+        for (name, data) in &inputs {
+            for window in [4096, 100_000, 1 << 20, 3 << 20] {
+                let p = Pipeline::new(ChunkOptions::new(cfg).hash(Some(HashAlgorithm::Sha256)))
+                    .threads(2)
+                    .thresholds(PARALLEL)
+                    .stream_digest(HashAlgorithm::Sha256)
+                    .map_window(window);
+                let what = format!("{cfg:?} {name} window {window}");
+                check(&p, Source::File, data, &dir, &what);
+            }
+        }
+    }
+}
+
+/// A FIFO is not mapped: it is read, with the same output.
+#[test]
+fn mapping_a_fifo_falls_back_to_reads() {
+    let dir = TempDir::new("pipeline-fifo");
+    let path = dir.path("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    let data = generate(Kind::Text, 3_000_000, 5);
+    let writer = {
+        let (path, data) = (path.clone(), data.clone());
+        std::thread::spawn(move || std::fs::write(path, data).unwrap())
+    };
+    let options = ChunkOptions::new(Config::new(16 << 10, 64 << 10, 256 << 10).unwrap());
+    let p = Pipeline::new(options)
+        .threads(2)
+        .thresholds(PARALLEL)
+        .mmap(true);
+    let got: Vec<_> = p.file(&path).unwrap().map(|c| c.unwrap()).collect();
+    writer.join().unwrap();
+    assert_eq!(infos(got, &data), serial(p.options(), &data));
 }

@@ -31,27 +31,34 @@ pub fn run(args: ChunkArgs) -> Result<()> {
         None => args.nar.is_some().then_some(chunker::HashAlgorithm::Sha256),
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut stream = if (args.no_read_ahead || cpus < 2) && args.compress.is_none() {
-        let mut stream = options.stream(input.reader).read_size(args.read_size);
-        if let Some(a) = whole {
-            stream = stream.stream_digest(a);
-        }
-        Stream::Plain(Box::new(stream))
-    } else {
-        let mut p = Pipeline::new(options)
-            .threads(args.threads)
-            .read_size(args.read_size);
-        if let Some(a) = whole {
-            p = p.stream_digest(a);
-        }
-        if let Some(c) = args.compress.clone() {
-            p = p.compress(c);
-        }
-        let chunks = p
-            .reader(input.reader)
+    let mapped = args
+        .file
+        .as_ref()
+        .filter(|f| args.mmap && f.as_os_str() != "-");
+    let mut stream =
+        if (args.no_read_ahead || cpus < 2) && args.compress.is_none() && mapped.is_none() {
+            let mut stream = options.stream(input.reader).read_size(args.read_size);
+            if let Some(a) = whole {
+                stream = stream.stream_digest(a);
+            }
+            Stream::Plain(Box::new(stream))
+        } else {
+            let mut p = Pipeline::new(options)
+                .threads(args.threads)
+                .read_size(args.read_size);
+            if let Some(a) = whole {
+                p = p.stream_digest(a);
+            }
+            if let Some(c) = args.compress.clone() {
+                p = p.compress(c);
+            }
+            let chunks = match mapped {
+                Some(path) => p.mmap(true).file(path),
+                None => p.reader(input.reader),
+            }
             .map_err(|e| pipeline_error(e, &input.name))?;
-        Stream::Pipeline(chunks, 0)
-    };
+            Stream::Pipeline(chunks, 0)
+        };
     let mut compressed = 0u64;
 
     let mut out = output::stdout();

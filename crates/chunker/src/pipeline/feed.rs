@@ -99,99 +99,121 @@ pub(super) fn spawn_batch(
     });
 }
 
-/// The reading thread's state.
-pub(super) struct Feeder<R> {
+/// Where the reading thread's blocks come from.
+pub(super) trait BlockSource: Send + 'static {
+    /// The next block: the stream's bytes from `base` on, that is `tail` (the bytes
+    /// from `base` that the last block held) and then up to `want` new bytes. With it:
+    /// `Ok(true)` at the end of the input, `Ok(false)` when there is more, or the error
+    /// that stopped reading (the block then holds what was read before it).
+    fn block(
+        &mut self,
+        tail: &Bytes,
+        base: u64,
+        want: usize,
+    ) -> (Bytes, Result<bool, PipelineError>);
+}
+
+/// Blocks read from a [`Read`] into pooled buffers (the tail copied in front).
+pub(super) struct ReadBlocks<R> {
     pub(super) reader: R,
-    /// Bytes already read from `reader` (by the threshold probe).
+    /// Bytes already read from `reader` (by the threshold probe): the first block.
     pub(super) prefix: Vec<u8>,
+    pub(super) blocks: Arc<BlockPool>,
+    /// The largest single read.
+    pub(super) read_size: usize,
+    /// The maximum chunk size (tails are shorter).
+    pub(super) max_chunk: usize,
+}
+
+impl<R: Read + Send + 'static> BlockSource for ReadBlocks<R> {
+    fn block(
+        &mut self,
+        tail: &Bytes,
+        base: u64,
+        want: usize,
+    ) -> (Bytes, Result<bool, PipelineError>) {
+        if !self.prefix.is_empty() {
+            let prefix = std::mem::take(&mut self.prefix);
+            return (self.blocks.freeze(prefix), Ok(false));
+        }
+        // Room for any tail, so that blocks of one size are all reusable.
+        let mut block = self.blocks.take(self.max_chunk + want);
+        block.extend_from_slice(tail);
+        let (reader, most) = (&mut self.reader, self.read_size);
+        // Appends into spare capacity (no zero-fill), at most `most` bytes a read,
+        // retries short reads and `Interrupted`, stops early only at the end of the input.
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut got = 0;
+            while got < want {
+                let step = most.min(want - got);
+                let n = reader.take(step as u64).read_to_end(&mut block)?;
+                got += n;
+                if n < step {
+                    break;
+                }
+            }
+            Ok::<_, std::io::Error>(got)
+        }));
+        let offset = base + block.len() as u64;
+        let outcome = match outcome {
+            Ok(Ok(n)) => Ok(n < want),
+            Ok(Err(source)) => Err(PipelineError::Read { offset, source }),
+            Err(p) => Err(PipelineError::Panicked {
+                stage: "reader",
+                offset,
+                message: panic_message(&*p),
+            }),
+        };
+        (self.blocks.freeze(block), outcome)
+    }
+}
+
+/// The reading thread's state.
+pub(super) struct Feeder<S> {
+    pub(super) source: S,
     pub(super) work: Arc<Work>,
     pub(super) spawner: Spawner,
     pub(super) budget: Arc<Budget>,
-    pub(super) blocks: Arc<BlockPool>,
     pub(super) results: Sender<Msg>,
     /// The whole-stream hasher's input, if one runs.
     pub(super) whole: Option<Sender<Bytes>>,
-    /// The largest single read.
-    pub(super) read_size: usize,
-    /// First and largest block size; blocks double from one to the other.
+    /// First and largest block size (new bytes); blocks double from one to the other.
     pub(super) block_min: usize,
     pub(super) block_max: usize,
-    /// The maximum chunk size.
-    pub(super) max_chunk: usize,
     pub(super) batch_bytes: usize,
 }
 
-impl<R: Read> Feeder<R> {
+impl<S: BlockSource> Feeder<S> {
     /// Read, cut and dispatch until the end, an error or cancellation.
     pub(super) fn run(mut self) {
         let chunker = *self.work.options.chunker();
-        // The last frozen block, first byte at `prev_base`; it holds the chunk in
-        // progress, which starts at `base`.
+        // The last block, first byte at `prev_base`; it holds the chunk in progress,
+        // which starts at `base`.
         let mut prev = Bytes::new();
         let mut prev_base = 0u64;
         let mut base = 0u64;
         let mut total = 0u64;
         let mut seq = 0u64;
         let mut block_size = self.block_min;
-        let mut prefix = Some(std::mem::take(&mut self.prefix)).filter(|p| !p.is_empty());
         loop {
             if self.budget.is_cancelled() {
                 return;
             }
-            let tail = &prev[(base - prev_base) as usize..];
-            let mut block;
-            let outcome;
-            if let Some(p) = prefix.take() {
-                block = p;
-                outcome = Ok(false);
-            } else {
-                // Room for any tail (less than a maximum chunk), so that blocks of
-                // one size are all reusable.
-                block = self.blocks.take(self.max_chunk + block_size);
-                block.extend_from_slice(tail);
-                let reader = &mut self.reader;
-                let (want, most) = (block_size, self.read_size);
-                let before = block.len();
-                // Appends into spare capacity (no zero-fill), at most `most` bytes a
-                // read, retries short reads and `Interrupted`, stops early only at the
-                // end of the input.
-                outcome = match catch_unwind(AssertUnwindSafe(|| {
-                    let mut got = 0;
-                    while got < want {
-                        let step = most.min(want - got);
-                        let n = reader.take(step as u64).read_to_end(&mut block)?;
-                        got += n;
-                        if n < step {
-                            break;
-                        }
-                    }
-                    Ok::<_, std::io::Error>(got)
-                })) {
-                    Ok(Ok(n)) => Ok(n < want),
-                    Ok(Err(source)) => Err(PipelineError::Read {
-                        offset: total + (block.len() - before) as u64,
-                        source,
-                    }),
-                    Err(p) => Err(PipelineError::Panicked {
-                        stage: "reader",
-                        offset: total + (block.len() - before) as u64,
-                        message: panic_message(&*p),
-                    }),
-                };
-            }
+            let tail = prev.slice((base - prev_base) as usize..);
             let fresh = tail.len();
+            let (block, outcome) = self.source.block(&tail, base, block_size);
+            drop(tail);
             total += (block.len() - fresh) as u64;
-            let frozen = self.blocks.freeze(block);
             if let Some(w) = &self.whole {
-                if frozen.len() > fresh && w.send(frozen.slice(fresh..)).is_err() {
+                if block.len() > fresh && w.send(block.slice(fresh..)).is_err() {
                     return;
                 }
             }
             let eof = outcome.as_ref().is_ok_and(|eof| *eof);
-            let spans = cut_block(&chunker, &self.spawner, &frozen, base, eof);
+            let spans = cut_block(&chunker, &self.spawner, &block, base, eof);
             let sent = dispatch(
                 &spans,
-                &frozen,
+                &block,
                 base,
                 &mut seq,
                 self.batch_bytes,
@@ -203,7 +225,7 @@ impl<R: Read> Feeder<R> {
             if !sent {
                 return;
             }
-            prev = frozen;
+            prev = block;
             prev_base = base;
             base = spans.last().map_or(base, |s| s.offset + s.length as u64);
             match outcome {

@@ -72,6 +72,7 @@ mod budget;
 mod buffer;
 mod error;
 mod feed;
+mod map;
 mod run;
 mod work;
 
@@ -85,7 +86,8 @@ use crate::compress::{Codec, Compressor};
 use crate::hash::{Digest, HashAlgorithm, Hasher};
 use budget::Budget;
 use buffer::BlockPool;
-use feed::Feeder;
+use feed::{BlockSource, Feeder, ReadBlocks};
+use map::MapBlocks;
 use run::{InMemory, OwnedPool, Parallel, Serial};
 use work::{Spawner, Work};
 
@@ -96,6 +98,8 @@ pub const DEFAULT_READ_SIZE: usize = 4 << 20;
 /// Largest read block (several reads; cut in parallel when large): 16 MiB, or a quarter
 /// of the budget when that is less (but at least the read size and one maximum chunk).
 const BLOCK_MAX: usize = 16 << 20;
+/// Default map window for [`Pipeline::mmap`] (256 MiB).
+pub const DEFAULT_MAP_WINDOW: usize = 256 << 20;
 /// The first read's size (256 KiB, or the read size if smaller).
 const FIRST_READ: usize = 256 << 10;
 /// Chunks per pool task: at least this many bytes' worth (or one chunk).
@@ -218,6 +222,8 @@ pub struct Pipeline {
     budget: usize,
     read_size: usize,
     thresholds: Option<Thresholds>,
+    /// The map window, when [`Pipeline::file`] maps.
+    map_window: Option<usize>,
 }
 
 impl Pipeline {
@@ -235,6 +241,7 @@ impl Pipeline {
             budget: DEFAULT_BUDGET,
             read_size: DEFAULT_READ_SIZE,
             thresholds: None,
+            map_window: None,
         }
     }
 
@@ -285,6 +292,34 @@ impl Pipeline {
     /// one maximum chunk), each filled by reads of at most this size.
     pub fn read_size(mut self, bytes: usize) -> Pipeline {
         self.read_size = bytes.clamp(4 << 10, 256 << 20);
+        self
+    }
+
+    /// Map regular files ([`Pipeline::file`]) instead of reading them (IO-002), in
+    /// windows of [`DEFAULT_MAP_WINDOW`] (see [`Pipeline::map_window`]): payloads are
+    /// zero-copy slices of the mapping, the kernel is advised of sequential access, and
+    /// no read copies the data. Pipes, devices and other special files are read as
+    /// usual. The file's length when it is opened is the input's.
+    ///
+    /// **Hazard:** if another process truncates the file while it is mapped, touching
+    /// a page past its new end raises `SIGBUS`, which kills the process (a read would
+    /// return an error instead). That is why mapping is off by default; use it only on
+    /// files that nobody truncates while they are processed.
+    pub fn mmap(mut self, on: bool) -> Pipeline {
+        self.map_window = match (on, self.map_window) {
+            (false, _) => None,
+            (true, Some(w)) => Some(w),
+            (true, None) => Some(DEFAULT_MAP_WINDOW),
+        };
+        self
+    }
+
+    /// The most bytes of a file mapped at once with [`Pipeline::mmap`] (at least 4 KiB;
+    /// default [`DEFAULT_MAP_WINDOW`]); a window also holds at least the chunk in progress
+    /// and one maximum chunk more. Windows bound the address space used, and with it the
+    /// mapped pages counted in the resident set. Turns mapping on.
+    pub fn map_window(mut self, bytes: usize) -> Pipeline {
+        self.map_window = Some(bytes.max(4 << 10));
         self
     }
 
@@ -437,7 +472,8 @@ impl Pipeline {
         self.reader_sized(reader, None)
     }
 
-    /// Process the file at `path`, read on a thread of its own.
+    /// Process the file at `path`, read on a thread of its own, or mapped with
+    /// [`Pipeline::mmap`] (when it is a regular file above the thresholds).
     pub fn file(&self, path: impl AsRef<Path>) -> Result<ProcessedChunks, PipelineError> {
         let path = path.as_ref();
         let file = std::fs::File::open(path).map_err(|source| PipelineError::Open {
@@ -449,7 +485,13 @@ impl Pipeline {
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len());
-        self.reader_sized(file, size)
+        match (self.map_window, size) {
+            (Some(window), Some(len)) if len > 0 && len >= self.limit()? => {
+                let max = self.work.options.config().max_size();
+                self.start(MapBlocks::new(file, len, window, max))
+            }
+            _ => self.reader_sized(file, size),
+        }
     }
 
     fn reader_sized<R: Read + Send + 'static>(
@@ -473,6 +515,25 @@ impl Pipeline {
                 }
             }
         }
+        let max = self.work.options.config().max_size();
+        let blocks = self.budget / self.block_max() + 8;
+        self.start(ReadBlocks {
+            reader,
+            prefix,
+            blocks: BlockPool::new(blocks),
+            read_size: self.read_size,
+            max_chunk: max,
+        })
+    }
+
+    /// Blocks grow to this many new bytes.
+    fn block_max(&self) -> usize {
+        let max = self.work.options.config().max_size();
+        BLOCK_MAX.min(self.budget / 4).max(self.read_size).max(max)
+    }
+
+    /// Start the reading thread (and the whole-stream digest's) over `source`.
+    fn start<S: BlockSource>(&self, source: S) -> Result<ProcessedChunks, PipelineError> {
         let (spawner, owned) = self.spawner()?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut p = self.parallel(spawner, owned, rx);
@@ -493,21 +554,15 @@ impl Pipeline {
                 Some(wtx)
             }
         };
-        let max = self.work.options.config().max_size();
-        let block_max = BLOCK_MAX.min(self.budget / 4).max(self.read_size).max(max);
         let feeder = Feeder {
-            reader,
-            prefix,
+            source,
             work: Arc::clone(&p.work),
             spawner: p.spawner.clone(),
             budget: Arc::clone(&p.budget),
-            blocks: BlockPool::new(self.budget / block_max + 8),
             results: tx,
             whole,
-            read_size: self.read_size,
             block_min: FIRST_READ.min(self.read_size),
-            block_max,
-            max_chunk: max,
+            block_max: self.block_max(),
             batch_bytes: p.batch_bytes,
         };
         p.reader = Some(spawn_thread("chunker-pipeline-read", move || feeder.run())?);
