@@ -6,7 +6,6 @@ use bytes::Bytes;
 
 use crate::cdc::{self, Config, Kernel, KernelError, Span, Spans};
 use crate::hash::{hash, hash_many, Digest, HashAlgorithm};
-use crate::io::ChunkStream;
 
 /// One content-defined chunk with its payload.
 ///
@@ -136,11 +135,6 @@ impl ChunkOptions {
             spans: self.chunker.spans(data),
             data,
         }
-    }
-
-    /// Chunk a reader; see [`ChunkStream`].
-    pub fn stream<R: std::io::Read>(&self, reader: R) -> ChunkStream<R> {
-        ChunkStream::new(reader, *self)
     }
 }
 

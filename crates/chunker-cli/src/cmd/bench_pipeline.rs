@@ -1,6 +1,7 @@
 //! `chunker bench pipeline`: the pipeline (file in, T threads) next to the one-thread
 //! raw speed of each of its stages on the same chunks, same data, same run, and the
-//! ratios to the ideal `T / (sum of 1 / raw stage)`.
+//! ratios to the ideal `T / (sum of 1 / raw stage)`. The `:mmap` rows map the file
+//! instead of reading it.
 
 use anyhow::Context;
 use chunker::cdc::Chunker;
@@ -39,10 +40,12 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         ("pipeline:blake3", &t),
         ("pipeline:sha256+zstd3", &t),
         ("pipeline:none:tiny", &t),
+        ("pipeline:sha256:mmap", &t),
+        ("pipeline:blake3:mmap", &t),
     ];
     let mut rows: Vec<Row> = names.iter().map(|(r, _)| Row::new(*r, &name, n)).collect();
-    let pipe = |options: ChunkOptions, z: Option<&Compressor>| {
-        let mut p = Pipeline::new(options).threads(threads);
+    let pipe = |options: ChunkOptions, z: Option<&Compressor>, mmap: bool| {
+        let mut p = Pipeline::new(options).threads(threads).mmap(mmap);
         if let Some(z) = z {
             p = p.compress(z.clone());
         }
@@ -52,7 +55,7 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
             .code(Code::Io)?;
         let count = || -> std::result::Result<usize, chunker::PipelineError> {
             let mut count = 0;
-            for c in p.reader(file)? {
+            for c in p.open_file(file)? {
                 std::hint::black_box(c?.digest);
                 count += 1;
             }
@@ -90,13 +93,20 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         tiny_chunks = c;
         let opts = ChunkOptions::new(config);
         let cases = [
-            (5, opts.hash(Some(HashAlgorithm::Sha256)), None),
-            (6, opts.hash(Some(HashAlgorithm::Blake3)), None),
-            (7, opts.hash(Some(HashAlgorithm::Sha256)), Some(&zstd3)),
-            (8, ChunkOptions::new(tiny).hash(None), None),
+            (5, opts.hash(Some(HashAlgorithm::Sha256)), None, false),
+            (6, opts.hash(Some(HashAlgorithm::Blake3)), None, false),
+            (
+                7,
+                opts.hash(Some(HashAlgorithm::Sha256)),
+                Some(&zstd3),
+                false,
+            ),
+            (8, ChunkOptions::new(tiny).hash(None), None, false),
+            (9, opts.hash(Some(HashAlgorithm::Sha256)), None, true),
+            (10, opts.hash(Some(HashAlgorithm::Blake3)), None, true),
         ];
-        for (i, o, z) in cases {
-            let (s, c) = time(|| pipe(o, z));
+        for (i, o, z, mmap) in cases {
+            let (s, c) = time(|| pipe(o, z, mmap));
             let c = c?;
             rows[i].runs.push(s);
             rows[i].chunks = Some(c);
@@ -116,6 +126,8 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         "pipeline_sha256_vs_ideal": m[5] / ideal_sha,
         "ideal_blake3_gbps": ideal_blake3,
         "pipeline_blake3_vs_ideal": m[6] / ideal_blake3,
+        "pipeline_sha256_mmap_vs_ideal": m[9] / ideal_sha,
+        "pipeline_blake3_mmap_vs_ideal": m[10] / ideal_blake3,
         "ideal_sha256_zstd3_gbps": ideal_zstd,
         "pipeline_sha256_zstd3_vs_ideal": m[7] / ideal_zstd,
         "pipeline_sha256_zstd3_mbps": m[7] * 1e3,

@@ -192,6 +192,15 @@ impl Handout {
     }
 }
 
+// Here rather than in `chunk` (with the other `ChunkOptions` methods), so that `chunk`
+// does not depend on `io`: the import graph stays acyclic (`io` uses `chunk`).
+impl ChunkOptions {
+    /// Chunk a reader; see [`ChunkStream`].
+    pub fn stream<R: Read>(&self, reader: R) -> ChunkStream<R> {
+        ChunkStream::new(reader, *self)
+    }
+}
+
 impl<R: Read> ChunkStream<R> {
     /// A stream over `reader` with the given options and the default read size.
     pub fn new(reader: R, options: ChunkOptions) -> Self {

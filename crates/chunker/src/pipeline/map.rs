@@ -22,7 +22,9 @@ use super::feed::BlockSource;
 /// Blocks sliced from windows of a mapped regular file.
 pub(super) struct MapBlocks {
     file: File,
-    /// The file's length when it was opened: the input.
+    /// The file offset of the input's first byte.
+    origin: u64,
+    /// The file's length when it was opened: the input ends there.
     len: u64,
     /// Bytes mapped at once at most (but at least the chunk in progress and a maximum
     /// chunk more).
@@ -33,9 +35,16 @@ pub(super) struct MapBlocks {
 }
 
 impl MapBlocks {
-    pub(super) fn new(file: File, len: u64, window: usize, max_chunk: usize) -> MapBlocks {
+    pub(super) fn new(
+        file: File,
+        origin: u64,
+        len: u64,
+        window: usize,
+        max_chunk: usize,
+    ) -> MapBlocks {
         MapBlocks {
             file,
+            origin,
             len,
             window,
             max_chunk,
@@ -67,7 +76,8 @@ impl BlockSource for MapBlocks {
         base: u64,
         want: usize,
     ) -> (Bytes, Result<bool, PipelineError>) {
-        let from = base + tail.len() as u64;
+        // File offsets from here on.
+        let (base, from) = (self.origin + base, self.origin + base + tail.len() as u64);
         let start = base - base % ALIGN;
         // Up to `want` new bytes, within a window from `start` as long as that leaves
         // at least a maximum chunk of them (or `want`, if less): each block's cut then
@@ -89,7 +99,7 @@ impl BlockSource for MapBlocks {
                     return (
                         tail.clone(),
                         Err(PipelineError::Read {
-                            offset: from,
+                            offset: from - self.origin,
                             source,
                         }),
                     )

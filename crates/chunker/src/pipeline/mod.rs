@@ -480,15 +480,27 @@ impl Pipeline {
             path: path.to_path_buf(),
             source,
         })?;
-        let size = file
+        self.open_file(file)
+    }
+
+    /// [`Pipeline::file`] for a file already open: from its current position to its
+    /// end (its length now).
+    pub fn open_file(&self, mut file: std::fs::File) -> Result<ProcessedChunks, PipelineError> {
+        use std::io::Seek;
+        let regular = file
             .metadata()
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len());
-        match (self.map_window, size) {
-            (Some(window), Some(len)) if len > 0 && len >= self.limit()? => {
+        let at = match regular {
+            Some(_) => file.stream_position().ok(),
+            None => None,
+        };
+        let size = regular.zip(at).map(|(len, at)| len.saturating_sub(at));
+        match (self.map_window, size, at) {
+            (Some(window), Some(size), Some(at)) if size > 0 && size >= self.limit()? => {
                 let max = self.work.options.config().max_size();
-                self.start(MapBlocks::new(file, len, window, max))
+                self.start(MapBlocks::new(file, at, at + size, window, max))
             }
             _ => self.reader_sized(file, size),
         }
