@@ -42,6 +42,8 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         ("pipeline:none:tiny", &t),
         ("pipeline:sha256:mmap", &t),
         ("pipeline:blake3:mmap", &t),
+        #[cfg(feature = "metrics")]
+        ("pipeline:sha256:metrics", &t),
     ];
     let mut rows: Vec<Row> = names.iter().map(|(r, _)| Row::new(*r, &name, n)).collect();
     let pipe = |options: ChunkOptions, z: Option<&Compressor>, mmap: bool| {
@@ -111,6 +113,15 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
             rows[i].runs.push(s);
             rows[i].chunks = Some(c);
         }
+        // The same as pipeline:sha256 with a recorder counting every metric.
+        #[cfg(feature = "metrics")]
+        {
+            let recorder = metrics_util::debugging::DebuggingRecorder::new();
+            let o = opts.hash(Some(HashAlgorithm::Sha256));
+            let (s, c) = metrics::with_local_recorder(&recorder, || time(|| pipe(o, None, false)));
+            rows[11].runs.push(s);
+            rows[11].chunks = Some(c?);
+        }
     }
     let m: Vec<f64> = rows.iter().map(Row::median).collect();
     let tf = threads as f64;
@@ -119,6 +130,10 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
     let ideal_blake3 = ideal(&[m[0], m[2]]);
     let ideal_zstd = ideal(&[m[0], m[1], m[3]]);
     let secs = |g: f64| n as f64 / (g * 1e9);
+    #[cfg(feature = "metrics")]
+    let metrics_ratio = Some(m[11] / m[5]);
+    #[cfg(not(feature = "metrics"))]
+    let metrics_ratio: Option<f64> = None;
     let overhead_ns = (secs(m[8]) - secs(m[4])) / tiny_chunks.max(1) as f64 * 1e9;
     let extra = json!({
         "threads": threads,
@@ -127,6 +142,7 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         "ideal_blake3_gbps": ideal_blake3,
         "pipeline_blake3_vs_ideal": m[6] / ideal_blake3,
         "pipeline_sha256_mmap_vs_ideal": m[9] / ideal_sha,
+        "pipeline_sha256_metrics_vs_off": metrics_ratio,
         "pipeline_blake3_mmap_vs_ideal": m[10] / ideal_blake3,
         "ideal_sha256_zstd3_gbps": ideal_zstd,
         "pipeline_sha256_zstd3_vs_ideal": m[7] / ideal_zstd,

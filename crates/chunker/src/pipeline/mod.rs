@@ -73,6 +73,8 @@ mod buffer;
 mod error;
 mod feed;
 mod map;
+#[cfg(feature = "metrics")]
+mod metrics;
 mod run;
 mod work;
 
@@ -235,6 +237,8 @@ impl Pipeline {
                 options,
                 compressor: None,
                 fault: None,
+                #[cfg(feature = "metrics")]
+                metrics: None,
             },
             stream_digest: None,
             pool: PoolChoice::Global,
@@ -349,6 +353,17 @@ impl Pipeline {
         Ok(t.limit(&self.work.options))
     }
 
+    /// The work of one run (with its metric handles, registered here).
+    fn run_work(&self) -> Work {
+        #[allow(unused_mut)]
+        let mut work = self.work.clone();
+        #[cfg(feature = "metrics")]
+        {
+            work.metrics = Some(metrics::Metrics::register());
+        }
+        work
+    }
+
     fn serial(&self, data: Bytes, error: Option<PipelineError>) -> ProcessedChunks {
         let limit = if error.is_some() {
             // As a stream: the chunk in progress when the read failed is not one.
@@ -361,12 +376,14 @@ impl Pipeline {
         };
         ProcessedChunks::serial(Serial {
             limit,
-            work: self.work.clone(),
+            work: self.run_work(),
             data,
             pos: 0,
             whole: self.stream_digest.map(Hasher::new),
             error,
             chunks: 0,
+            #[cfg(feature = "metrics")]
+            tally: Default::default(),
         })
     }
 
@@ -410,7 +427,7 @@ impl Pipeline {
         results: crossbeam_channel::Receiver<feed::Msg>,
     ) -> Parallel {
         Parallel {
-            work: Arc::new(self.work.clone()),
+            work: Arc::new(self.run_work()),
             spawner,
             budget: Arc::new(Budget::new(self.budget)),
             batch_bytes: BATCH_BYTES,

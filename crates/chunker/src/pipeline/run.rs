@@ -50,6 +50,9 @@ pub(super) struct Serial {
     /// An error after the chunks (the read that failed).
     pub(super) error: Option<PipelineError>,
     pub(super) chunks: u64,
+    /// Counts not yet flushed to the metrics.
+    #[cfg(feature = "metrics")]
+    pub(super) tally: super::metrics::Tally,
 }
 
 /// The pool the pipeline owns (`Pipeline::threads`): joined when the output ends.
@@ -299,6 +302,17 @@ impl Iterator for ProcessedChunks {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
+        let item = self.next_item();
+        #[cfg(feature = "metrics")]
+        if let Some(Err(e)) = &item {
+            super::metrics::Metrics::error(e);
+        }
+        item
+    }
+}
+
+impl ProcessedChunks {
+    fn next_item(&mut self) -> Option<Item> {
         match &mut self.state {
             State::Done => None,
             State::Serial(s) => {
@@ -311,12 +325,24 @@ impl Iterator for ProcessedChunks {
                             if let Some(h) = s.whole.as_mut() {
                                 h.update(&c.payload);
                             }
+                            #[cfg(feature = "metrics")]
+                            s.tally.add(c);
                             s.pos += len;
                             s.chunks += 1;
                         }
-                        Err(_) => self.state = State::Done,
+                        Err(_) => {
+                            #[cfg(feature = "metrics")]
+                            if let Some(m) = &s.work.metrics {
+                                s.tally.flush(m);
+                            }
+                            self.state = State::Done
+                        }
                     }
                     return Some(item);
+                }
+                #[cfg(feature = "metrics")]
+                if let Some(m) = &s.work.metrics {
+                    s.tally.flush(m);
                 }
                 let error = s.error.take();
                 if error.is_none() {

@@ -33,6 +33,9 @@ pub(super) struct Work {
     pub(super) options: ChunkOptions,
     pub(super) compressor: Option<Compressor>,
     pub(super) fault: Option<Fault>,
+    /// The run's metric handles (registered when it starts).
+    #[cfg(feature = "metrics")]
+    pub(super) metrics: Option<super::metrics::Metrics>,
 }
 
 impl Work {
@@ -139,6 +142,12 @@ impl Work {
                     break;
                 }
             }
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(m) = &self.metrics {
+            let mut tally = super::metrics::Tally::default();
+            out.iter().flatten().for_each(|c| tally.add(c));
+            tally.flush(m);
         }
         out
     }
