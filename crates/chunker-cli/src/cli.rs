@@ -433,6 +433,10 @@ pub struct BenchPipelineArgs {
     /// Threads of the pipeline rows; 0 = all CPUs.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Instead of the stage rows: serial vs pipeline on inputs of 4K..16M (a reader,
+    /// SHA-256), to choose the pipeline's thresholds.
+    #[arg(long)]
+    pub thresholds: bool,
     #[command(flatten)]
     pub sizes: SizeArgs,
     #[command(flatten)]

@@ -23,6 +23,9 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
     };
     let (src, data) = pipeline_data(&args.file, &args.common)?;
     let name = src.name.clone();
+    if args.thresholds {
+        return thresholds(&args, config, threads, &name, &data);
+    }
     let n = data.len() as u64;
     let chunker = Chunker::new(config);
     let spans: Vec<_> = chunker.spans(&data).collect();
@@ -157,5 +160,90 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         &rows,
         "raw:cdc",
         extra,
+    )
+}
+
+/// Serial (thresholds never reached) vs pipeline (always) on prefixes of `data` of
+/// 4 KiB..16 MiB read through a reader, each timed over enough runs for ~50 ms, the
+/// two alternated. Rows `threshold:serial:SIZE` and `threshold:pipeline:SIZE`.
+fn thresholds(
+    args: &BenchPipelineArgs,
+    config: Config,
+    threads: usize,
+    name: &str,
+    data: &[u8],
+) -> Result<()> {
+    use chunker::pipeline::Thresholds;
+    let options = ChunkOptions::new(config).hash(Some(HashAlgorithm::Sha256));
+    let never = Thresholds {
+        chunks: u64::MAX,
+        bytes: u64::MAX,
+    };
+    let always = Thresholds {
+        chunks: 0,
+        bytes: 0,
+    };
+    let sizes = [
+        4usize << 10,
+        16 << 10,
+        64 << 10,
+        256 << 10,
+        1 << 20,
+        4 << 20,
+        16 << 20,
+    ];
+    let sizes: Vec<usize> = sizes.into_iter().filter(|&s| s <= data.len()).collect();
+    let mut rows = Vec::new();
+    let run = |t: Thresholds, input: &[u8], n: usize| -> Result<()> {
+        let p = Pipeline::new(options).threads(threads).thresholds(t);
+        for _ in 0..n {
+            for c in p
+                .reader(std::io::Cursor::new(input.to_vec()))
+                .context("pipeline")
+                .code(Code::Io)?
+            {
+                std::hint::black_box(c.context("pipeline").code(Code::Io)?.digest);
+            }
+        }
+        Ok(())
+    };
+    for &size in &sizes {
+        let input = &data[..size];
+        // Runs per timing: about 50 ms of serial work at 1 GB/s, at least one.
+        let n = (50_000_000 / size).max(1);
+        let mut serial = Row::new(format!("threshold:serial:{size}"), name, (size * n) as u64);
+        let mut pipe = Row::new(
+            format!("threshold:pipeline:{size}"),
+            name,
+            (size * n) as u64,
+        );
+        for _ in 0..args.common.repeat {
+            let (s, r) = time(|| run(never, input, n));
+            r?;
+            serial.runs.push(s);
+            let (s, r) = time(|| run(always, input, n));
+            r?;
+            pipe.runs.push(s);
+        }
+        rows.push(serial);
+        rows.push(pipe);
+    }
+    let ratios: serde_json::Map<String, serde_json::Value> = rows
+        .chunks(2)
+        .zip(&sizes)
+        .map(|(r, size)| {
+            (
+                format!("pipeline_vs_serial_{size}"),
+                json!(r[1].median() / r[0].median()),
+            )
+        })
+        .collect();
+    print(
+        args.common.format,
+        "pipeline",
+        &config,
+        &rows,
+        "threshold:serial:4096",
+        json!({ "threads": threads, "ratios": ratios }),
     )
 }
