@@ -45,8 +45,10 @@
 //!   compressed bytes) stays within a byte budget ([`Pipeline::budget`], default
 //!   [`DEFAULT_BUDGET`]): when it is full the reader waits, so a slow consumer stalls the
 //!   reading instead of growing memory. Beyond the budget: the block being read (at most
-//!   the read size plus one maximum chunk), two blocks queued for the whole-stream
-//!   digest, and whatever chunks the consumer keeps.
+//!   16 MiB, or a quarter of the budget, plus one maximum chunk), the blocks that
+//!   in-flight chunks point into, two blocks queued for the whole-stream digest, and
+//!   whatever chunks the consumer keeps. With a mapped file ([`Pipeline::mmap`]), the
+//!   mapped window's pages are resident too (bounded by [`Pipeline::map_window`]).
 //! - **Buffers.** Read blocks come from a pool and go back to it when the last payload
 //!   that points into them is dropped; they are filled through spare capacity (never
 //!   zero-filled). Blocks start at 256 KiB and double up to 16 MiB, so a small
