@@ -99,18 +99,16 @@ pub(super) fn spawn_batch(
     });
 }
 
+/// A block and what ended it: see [`BlockSource::block`].
+pub(super) type Block = (Bytes, Result<bool, PipelineError>);
+
 /// Where the reading thread's blocks come from.
 pub(super) trait BlockSource: Send + 'static {
     /// The next block: the stream's bytes from `base` on, that is `tail` (the bytes
     /// from `base` that the last block held) and then up to `want` new bytes. With it:
     /// `Ok(true)` at the end of the input, `Ok(false)` when there is more, or the error
     /// that stopped reading (the block then holds what was read before it).
-    fn block(
-        &mut self,
-        tail: &Bytes,
-        base: u64,
-        want: usize,
-    ) -> (Bytes, Result<bool, PipelineError>);
+    fn block(&mut self, tail: &Bytes, base: u64, want: usize) -> Block;
 }
 
 /// Blocks read from a [`Read`] into pooled buffers (the tail copied in front).
@@ -126,12 +124,7 @@ pub(super) struct ReadBlocks<R> {
 }
 
 impl<R: Read + Send + 'static> BlockSource for ReadBlocks<R> {
-    fn block(
-        &mut self,
-        tail: &Bytes,
-        base: u64,
-        want: usize,
-    ) -> (Bytes, Result<bool, PipelineError>) {
+    fn block(&mut self, tail: &Bytes, base: u64, want: usize) -> Block {
         if !self.prefix.is_empty() {
             let prefix = std::mem::take(&mut self.prefix);
             return (self.blocks.freeze(prefix), Ok(false));

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use memmap2::{Advice, Mmap, MmapOptions};
 
 use super::error::PipelineError;
-use super::feed::BlockSource;
+use super::feed::{Block, BlockSource};
 
 /// Blocks sliced from windows of a mapped regular file.
 pub(super) struct MapBlocks {
@@ -70,12 +70,7 @@ impl MapBlocks {
 const ALIGN: u64 = 64 << 10;
 
 impl BlockSource for MapBlocks {
-    fn block(
-        &mut self,
-        tail: &Bytes,
-        base: u64,
-        want: usize,
-    ) -> (Bytes, Result<bool, PipelineError>) {
+    fn block(&mut self, tail: &Bytes, base: u64, want: usize) -> Block {
         // File offsets from here on.
         let (base, from) = (self.origin + base, self.origin + base + tail.len() as u64);
         let start = base - base % ALIGN;
