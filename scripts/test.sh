@@ -15,6 +15,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (every kernel this CPU supports; skipped ones say so)"
 cargo test --workspace --locked
 cargo test -p chunker --locked --features tokio --test async_stream --example http_upload
+# The pipeline's metrics (feature `metrics`, off by default) against a real recorder.
+cargo test -p chunker --locked --features metrics --test pipeline_metrics
 
 echo "== Elixir bindings: mix test (builds crates/chunker-nif with cargo)"
 (cd elixir && export HOME="${HOME:-/tmp}" && mix format --check-formatted && MIX_ENV=test mix test)
