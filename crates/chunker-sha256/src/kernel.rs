@@ -8,7 +8,7 @@ use core::fmt;
 use core::str::FromStr;
 use std::sync::OnceLock;
 
-/// The environment variable that overrides kernel detection (`portable` or `shani`).
+/// The environment variable that overrides kernel detection (`portable`, `shani` or `shani-avx2`).
 pub const KERNEL_ENV: &str = "CHUNKER_SHA256_KERNEL";
 
 /// The most lanes one kernel call takes.
@@ -28,17 +28,22 @@ pub enum Kernel {
     /// x86-64 SHA extensions (`sha256rnds2`, `sha256msg1`, `sha256msg2`), up to
     /// [`MAX_LANES`] messages interleaved in one loop.
     ShaNi,
+    /// The SHA-NI rounds with the message schedule computed in AVX2 registers, eight
+    /// blocks at a time, so that the SHA unit runs rounds only (x86-64 with SHA and
+    /// AVX2).
+    ShaNiAvx2,
 }
 
 impl Kernel {
     /// All kernels of this build (available on this CPU or not), fastest first.
-    pub const ALL: &'static [Kernel] = &[Kernel::ShaNi, Kernel::Portable];
+    pub const ALL: &'static [Kernel] = &[Kernel::ShaNi, Kernel::ShaNiAvx2, Kernel::Portable];
 
     /// The kernel's name, as accepted by [`FromStr`] and `CHUNKER_SHA256_KERNEL`.
     pub const fn name(self) -> &'static str {
         match self {
             Kernel::Portable => "portable",
             Kernel::ShaNi => "shani",
+            Kernel::ShaNiAvx2 => "shani-avx2",
         }
     }
 
@@ -48,6 +53,7 @@ impl Kernel {
         match self {
             Kernel::Portable => 1,
             Kernel::ShaNi => 3,
+            Kernel::ShaNiAvx2 => 4,
         }
     }
 
@@ -61,6 +67,7 @@ impl Kernel {
         match self {
             Kernel::Portable => 1,
             Kernel::ShaNi => 2,
+            Kernel::ShaNiAvx2 => 2,
         }
     }
 
@@ -69,6 +76,7 @@ impl Kernel {
         match self {
             Kernel::Portable => true,
             Kernel::ShaNi => shani_available(),
+            Kernel::ShaNiAvx2 => shani_avx2_available(),
         }
     }
 
@@ -132,7 +140,17 @@ impl Kernel {
                     shani_lanes(states, blocks, nblocks);
                 }
             }
-            Kernel::ShaNi | Kernel::Portable => {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::ShaNiAvx2 if shani_avx2_available() => {
+                for (states, blocks) in states.chunks_mut(MAX_LANES).zip(blocks.chunks(MAX_LANES)) {
+                    if nblocks < AVX2_MIN_BLOCKS {
+                        shani_lanes(states, blocks, nblocks);
+                    } else {
+                        shani_avx2_lanes(states, blocks, nblocks);
+                    }
+                }
+            }
+            Kernel::ShaNi | Kernel::ShaNiAvx2 | Kernel::Portable => {
                 for (state, blocks) in states.iter_mut().zip(blocks) {
                     sha2::block_api::compress256(state, &blocks[..nblocks]);
                 }
@@ -150,6 +168,51 @@ fn shani_available() -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     false
+}
+
+/// SHA-NI + AVX2 detection, done once.
+fn shani_avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static SHANI_AVX2: OnceLock<bool> = OnceLock::new();
+        *SHANI_AVX2.get_or_init(crate::shani_avx2::is_available)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Below this many blocks per lane the AVX2-schedule kernel hands a call to the plain
+/// SHA-NI one: its schedule of the first group cannot overlap any rounds, and it sets
+/// up 6 KiB of schedule buffers per call (measured; see `docs/BENCHMARKS.md`).
+#[cfg(target_arch = "x86_64")]
+const AVX2_MIN_BLOCKS: usize = 4;
+
+/// One SHA-NI + AVX2 call over 1..=MAX_LANES lanes. Callers have checked
+/// [`shani_avx2_available`].
+#[cfg(target_arch = "x86_64")]
+fn shani_avx2_lanes(states: &mut [[u32; 8]], blocks: &[&[[u8; 64]]], nblocks: usize) {
+    use crate::shani_avx2::{compress, SPLIT};
+    macro_rules! lanes {
+        ($n:literal) => {{
+            let states: &mut [[u32; 8]; $n] = states.try_into().expect("lane count");
+            let blocks: [&[[u8; 64]]; $n] = core::array::from_fn(|i| blocks[i]);
+            // SAFETY: `compress` needs the SHA, SSE2, SSSE3, SSE4.1 and AVX2
+            // instructions; the only caller, `Kernel::compress`, has checked
+            // `shani_avx2_available()`.
+            unsafe { compress::<$n, SPLIT>(states, blocks, nblocks) }
+        }};
+    }
+    match states.len() {
+        0 => {}
+        1 => lanes!(1),
+        2 => lanes!(2),
+        3 => lanes!(3),
+        4 => lanes!(4),
+        5 => lanes!(5),
+        6 => lanes!(6),
+        7 => lanes!(7),
+        _ => lanes!(8),
+    }
 }
 
 /// One SHA-NI call over 1..=MAX_LANES lanes. Callers have checked
@@ -190,7 +253,7 @@ impl fmt::Display for Kernel {
 #[non_exhaustive]
 pub enum KernelError {
     /// The name is not a kernel of this build.
-    #[error("unknown SHA-256 kernel {name:?} (known: shani, portable)")]
+    #[error("unknown SHA-256 kernel {name:?} (known: shani, shani-avx2, portable)")]
     Unknown {
         /// The name given.
         name: String,
