@@ -255,30 +255,37 @@ impl<R: Read> ChunkStream<R> {
     }
 
     /// Record chunks made final by the bytes `buf[from..]` (and, at the end of the input,
-    /// the last chunk), hashing them now.
+    /// the last chunk); [`rotate`](Self::rotate) hashes them.
     fn scan_new(&mut self, from: usize) {
         let ChunkStream {
             push,
             buf,
-            buf_base,
             found,
-            options,
-            whole,
             eof,
             ..
         } = self;
-        let first = found.len();
         found.extend(push.feed(&buf[from..]).map(|span| (span, None)));
         if *eof {
             found.extend(push.finish().map(|span| (span, None)));
         }
-        hash_found(options, whole.as_mut(), buf, *buf_base, found, first);
     }
 
     /// Freeze the block: its found chunks become ready; the chunk in progress moves to
     /// a new block (reusing the previous frozen block's allocation when no chunk holds
     /// it, so at most two blocks are alive here).
+    ///
+    /// The block's chunks are hashed here, all in one batch (no chunk is handed out
+    /// before its block is frozen anyway): a block holds many chunks, so SHA-256 lanes
+    /// stay filled (a single read often ends only a few chunks of uneven lengths).
     fn rotate(&mut self) {
+        hash_found(
+            &self.options,
+            self.whole.as_mut(),
+            &self.buf,
+            self.buf_base,
+            &mut self.found,
+            0,
+        );
         let recycled = self
             .out
             .reclaim()
