@@ -137,17 +137,13 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             Kernel::ShaNi if shani_available() => {
                 for (states, blocks) in states.chunks_mut(MAX_LANES).zip(blocks.chunks(MAX_LANES)) {
-                    shani_lanes(states, blocks, nblocks);
+                    shani_lanes(false, states, blocks, nblocks);
                 }
             }
             #[cfg(target_arch = "x86_64")]
             Kernel::ShaNiAvx2 if shani_avx2_available() => {
                 for (states, blocks) in states.chunks_mut(MAX_LANES).zip(blocks.chunks(MAX_LANES)) {
-                    if nblocks < AVX2_MIN_BLOCKS {
-                        shani_lanes(states, blocks, nblocks);
-                    } else {
-                        shani_avx2_lanes(states, blocks, nblocks);
-                    }
+                    shani_lanes(nblocks >= AVX2_MIN_BLOCKS, states, blocks, nblocks);
                 }
             }
             Kernel::ShaNi | Kernel::ShaNiAvx2 | Kernel::Portable => {
@@ -187,19 +183,26 @@ fn shani_avx2_available() -> bool {
 #[cfg(target_arch = "x86_64")]
 const AVX2_MIN_BLOCKS: usize = 4;
 
-/// One SHA-NI + AVX2 call over 1..=MAX_LANES lanes. Callers have checked
-/// [`shani_avx2_available`].
+/// One call of a SHA-NI kernel (`avx2`: the AVX2-schedule one) over 1..=MAX_LANES
+/// lanes. Callers have checked [`shani_available`] (and, with `avx2`,
+/// [`shani_avx2_available`]).
 #[cfg(target_arch = "x86_64")]
-fn shani_avx2_lanes(states: &mut [[u32; 8]], blocks: &[&[[u8; 64]]], nblocks: usize) {
-    use crate::shani_avx2::{compress, SPLIT};
+fn shani_lanes(avx2: bool, states: &mut [[u32; 8]], blocks: &[&[[u8; 64]]], nblocks: usize) {
     macro_rules! lanes {
         ($n:literal) => {{
             let states: &mut [[u32; 8]; $n] = states.try_into().expect("lane count");
             let blocks: [&[[u8; 64]]; $n] = core::array::from_fn(|i| blocks[i]);
-            // SAFETY: `compress` needs the SHA, SSE2, SSSE3, SSE4.1 and AVX2
-            // instructions; the only caller, `Kernel::compress`, has checked
-            // `shani_avx2_available()`.
-            unsafe { compress::<$n, SPLIT>(states, blocks, nblocks) }
+            if avx2 {
+                // SAFETY: this `compress` needs the SHA, SSE2, SSSE3, SSE4.1 and AVX2
+                // instructions; the only caller, `Kernel::compress`, has checked
+                // `shani_avx2_available()` before passing `avx2`.
+                unsafe { crate::shani_avx2::compress::<$n, AVX2_SPLIT>(states, blocks, nblocks) }
+            } else {
+                // SAFETY: this `compress` needs the SHA, SSE2, SSSE3 and SSE4.1
+                // instructions; the only caller, `Kernel::compress`, has checked
+                // `shani_available()`.
+                unsafe { crate::shani::compress::<$n>(states, blocks, nblocks) }
+            }
         }};
     }
     match states.len() {
@@ -215,32 +218,9 @@ fn shani_avx2_lanes(states: &mut [[u32; 8]], blocks: &[&[[u8; 64]]], nblocks: us
     }
 }
 
-/// One SHA-NI call over 1..=MAX_LANES lanes. Callers have checked
-/// [`shani_available`].
+/// How many schedule words the AVX2 kernel computes itself.
 #[cfg(target_arch = "x86_64")]
-fn shani_lanes(states: &mut [[u32; 8]], blocks: &[&[[u8; 64]]], nblocks: usize) {
-    use crate::shani::compress;
-    macro_rules! lanes {
-        ($n:literal) => {{
-            let states: &mut [[u32; 8]; $n] = states.try_into().expect("lane count");
-            let blocks: [&[[u8; 64]]; $n] = core::array::from_fn(|i| blocks[i]);
-            // SAFETY: `compress` needs the SHA, SSE2, SSSE3 and SSE4.1 instructions; the
-            // only caller, `Kernel::compress`, has checked `shani_available()`.
-            unsafe { compress::<$n>(states, blocks, nblocks) }
-        }};
-    }
-    match states.len() {
-        0 => {}
-        1 => lanes!(1),
-        2 => lanes!(2),
-        3 => lanes!(3),
-        4 => lanes!(4),
-        5 => lanes!(5),
-        6 => lanes!(6),
-        7 => lanes!(7),
-        _ => lanes!(8),
-    }
-}
+const AVX2_SPLIT: usize = crate::shani_avx2::SPLIT;
 
 impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -44,11 +44,11 @@ use core::arch::x86_64::{
     _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32,
     _mm256_unpackhi_epi32, _mm256_unpackhi_epi64, _mm256_unpacklo_epi32, _mm256_unpacklo_epi64,
     _mm256_xor_si256, _mm_add_epi32, _mm_alignr_epi8, _mm_loadl_epi64, _mm_loadu_si128,
-    _mm_set_epi32, _mm_setzero_si128, _mm_sha256msg1_epu32, _mm_sha256msg2_epu32,
-    _mm_sha256rnds2_epu32, _mm_storeu_si128, _mm_sub_epi32,
+    _mm_setzero_si128, _mm_sha256msg1_epu32, _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32,
+    _mm_storeu_si128, _mm_sub_epi32,
 };
 
-use crate::shani::K;
+use crate::shani::{load_state, store_state, K};
 
 /// Whether this CPU has every instruction set the kernel is compiled for.
 pub(crate) fn is_available() -> bool {
@@ -120,9 +120,7 @@ pub(crate) unsafe fn compress<const N: usize, const S: usize>(
     let mut abef = [zero; N];
     let mut cdgh = [zero; N];
     for l in 0..N {
-        let s = states[l].map(|w| w as i32);
-        abef[l] = _mm_set_epi32(s[0], s[1], s[4], s[5]);
-        cdgh[l] = _mm_set_epi32(s[2], s[3], s[6], s[7]);
+        (abef[l], cdgh[l]) = load_state(&states[l]);
     }
 
     // SAFETY: as for `pieces` below.
@@ -219,15 +217,7 @@ pub(crate) unsafe fn compress<const N: usize, const S: usize>(
     }
 
     for l in 0..N {
-        // Dwords from low to high: f, e, b, a and h, g, d, c.
-        let mut lo = [0u32; 4];
-        let mut hi = [0u32; 4];
-        // SAFETY: each destination is a `[u32; 4]`, 16 writable bytes; unaligned store.
-        unsafe {
-            _mm_storeu_si128(lo.as_mut_ptr().cast::<__m128i>(), abef[l]);
-            _mm_storeu_si128(hi.as_mut_ptr().cast::<__m128i>(), cdgh[l]);
-        }
-        states[l] = [lo[3], lo[2], hi[3], hi[2], lo[1], lo[0], hi[1], hi[0]];
+        states[l] = store_state(abef[l], cdgh[l]);
     }
 }
 
