@@ -11,7 +11,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let size: usize = args.next().map_or(64 << 10, |s| s.parse().expect("SIZE"));
     let rounds: usize = args.next().map_or(9, |s| s.parse().expect("ROUNDS"));
-    let kernel = Kernel::fastest();
+    let kernels: Vec<Kernel> = Kernel::available()
+        .filter(|k| *k != Kernel::Portable)
+        .collect();
     let total: usize = args.next().map_or(64 << 20, |s| s.parse().expect("TOTAL"));
     let count = (total / size.max(1)).max(1);
     let data: Vec<u8> = (0..size * count)
@@ -19,8 +21,12 @@ fn main() {
         .collect();
     let msgs: Vec<&[u8]> = data.chunks(size).collect();
     let mut rows: Vec<(String, Vec<f64>)> = vec![("sha2-crate".into(), vec![])];
-    for lanes in 1..=MAX_LANES {
-        rows.push((format!("{kernel}x{lanes}"), vec![]));
+    let mut runs = vec![];
+    for &kernel in &kernels {
+        for lanes in 1..=MAX_LANES {
+            rows.push((format!("{kernel}x{lanes}"), vec![]));
+            runs.push((kernel, lanes));
+        }
     }
     let mut sink = 0u8;
     for _ in 0..rounds {
@@ -31,7 +37,7 @@ fn main() {
         rows[0]
             .1
             .push(data.len() as f64 / t.elapsed().as_secs_f64() / 1e9);
-        for (lanes, row) in rows.iter_mut().enumerate().skip(1) {
+        for (&(kernel, lanes), row) in runs.iter().zip(rows.iter_mut().skip(1)) {
             let t = Instant::now();
             sink ^= kernel.digest_many_lanes(lanes, &msgs)[0][0];
             row.1
@@ -42,7 +48,7 @@ fn main() {
     println!("message {size} bytes, {count} messages, {rounds} rounds (sink {sink})");
     for (name, v) in &mut rows {
         let m = median(v);
-        println!("{name:12} {m:6.3} GB/s  {:.2}x sha2", m / base);
+        println!("{name:16} {m:6.3} GB/s  {:.2}x sha2", m / base);
     }
 }
 

@@ -8,7 +8,7 @@ use core::fmt;
 use core::str::FromStr;
 use std::sync::OnceLock;
 
-/// The environment variable that overrides kernel detection (`portable` or `shani`).
+/// The environment variable that overrides kernel detection (`portable`, `shani` or `shani-avx2`).
 pub const KERNEL_ENV: &str = "CHUNKER_SHA256_KERNEL";
 
 /// The most lanes one kernel call takes.
@@ -28,17 +28,22 @@ pub enum Kernel {
     /// x86-64 SHA extensions (`sha256rnds2`, `sha256msg1`, `sha256msg2`), up to
     /// [`MAX_LANES`] messages interleaved in one loop.
     ShaNi,
+    /// The SHA-NI rounds with the message schedule computed in AVX2 registers, eight
+    /// blocks at a time, so that the SHA unit runs rounds only (x86-64 with SHA and
+    /// AVX2).
+    ShaNiAvx2,
 }
 
 impl Kernel {
     /// All kernels of this build (available on this CPU or not), fastest first.
-    pub const ALL: &'static [Kernel] = &[Kernel::ShaNi, Kernel::Portable];
+    pub const ALL: &'static [Kernel] = &[Kernel::ShaNi, Kernel::ShaNiAvx2, Kernel::Portable];
 
     /// The kernel's name, as accepted by [`FromStr`] and `CHUNKER_SHA256_KERNEL`.
     pub const fn name(self) -> &'static str {
         match self {
             Kernel::Portable => "portable",
             Kernel::ShaNi => "shani",
+            Kernel::ShaNiAvx2 => "shani-avx2",
         }
     }
 
@@ -48,6 +53,7 @@ impl Kernel {
         match self {
             Kernel::Portable => 1,
             Kernel::ShaNi => 3,
+            Kernel::ShaNiAvx2 => 4,
         }
     }
 
@@ -61,6 +67,7 @@ impl Kernel {
         match self {
             Kernel::Portable => 1,
             Kernel::ShaNi => 2,
+            Kernel::ShaNiAvx2 => 2,
         }
     }
 
@@ -69,6 +76,7 @@ impl Kernel {
         match self {
             Kernel::Portable => true,
             Kernel::ShaNi => shani_available(),
+            Kernel::ShaNiAvx2 => shani_avx2_available(),
         }
     }
 
@@ -129,10 +137,16 @@ impl Kernel {
             #[cfg(target_arch = "x86_64")]
             Kernel::ShaNi if shani_available() => {
                 for (states, blocks) in states.chunks_mut(MAX_LANES).zip(blocks.chunks(MAX_LANES)) {
-                    shani_lanes(states, blocks, nblocks);
+                    shani_lanes(false, states, blocks, nblocks);
                 }
             }
-            Kernel::ShaNi | Kernel::Portable => {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::ShaNiAvx2 if shani_avx2_available() => {
+                for (states, blocks) in states.chunks_mut(MAX_LANES).zip(blocks.chunks(MAX_LANES)) {
+                    shani_lanes(nblocks >= AVX2_MIN_BLOCKS, states, blocks, nblocks);
+                }
+            }
+            Kernel::ShaNi | Kernel::ShaNiAvx2 | Kernel::Portable => {
                 for (state, blocks) in states.iter_mut().zip(blocks) {
                     sha2::block_api::compress256(state, &blocks[..nblocks]);
                 }
@@ -152,18 +166,43 @@ fn shani_available() -> bool {
     false
 }
 
-/// One SHA-NI call over 1..=MAX_LANES lanes. Callers have checked
-/// [`shani_available`].
+/// SHA-NI + AVX2 detection, done once.
+fn shani_avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static SHANI_AVX2: OnceLock<bool> = OnceLock::new();
+        *SHANI_AVX2.get_or_init(crate::shani_avx2::is_available)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Below this many blocks per lane the AVX2-schedule kernel hands a call to the plain
+/// SHA-NI one: its schedule of the first group cannot overlap any rounds, and it sets
+/// up 6 KiB of schedule buffers per call (measured; see `docs/BENCHMARKS.md`).
 #[cfg(target_arch = "x86_64")]
-fn shani_lanes(states: &mut [[u32; 8]], blocks: &[&[[u8; 64]]], nblocks: usize) {
-    use crate::shani::compress;
+const AVX2_MIN_BLOCKS: usize = 4;
+
+/// One call of a SHA-NI kernel (`avx2`: the AVX2-schedule one) over 1..=MAX_LANES
+/// lanes. Callers have checked [`shani_available`] (and, with `avx2`,
+/// [`shani_avx2_available`]).
+#[cfg(target_arch = "x86_64")]
+fn shani_lanes(avx2: bool, states: &mut [[u32; 8]], blocks: &[&[[u8; 64]]], nblocks: usize) {
     macro_rules! lanes {
         ($n:literal) => {{
             let states: &mut [[u32; 8]; $n] = states.try_into().expect("lane count");
             let blocks: [&[[u8; 64]]; $n] = core::array::from_fn(|i| blocks[i]);
-            // SAFETY: `compress` needs the SHA, SSE2, SSSE3 and SSE4.1 instructions; the
-            // only caller, `Kernel::compress`, has checked `shani_available()`.
-            unsafe { compress::<$n>(states, blocks, nblocks) }
+            if avx2 {
+                // SAFETY: this `compress` needs the SHA, SSE2, SSSE3, SSE4.1 and AVX2
+                // instructions; the only caller, `Kernel::compress`, has checked
+                // `shani_avx2_available()` before passing `avx2`.
+                unsafe { crate::shani_avx2::compress::<$n, AVX2_SPLIT>(states, blocks, nblocks) }
+            } else {
+                // SAFETY: this `compress` needs the SHA, SSE2, SSSE3 and SSE4.1
+                // instructions; the only caller, `Kernel::compress`, has checked
+                // `shani_available()`.
+                unsafe { crate::shani::compress::<$n>(states, blocks, nblocks) }
+            }
         }};
     }
     match states.len() {
@@ -179,6 +218,10 @@ fn shani_lanes(states: &mut [[u32; 8]], blocks: &[&[[u8; 64]]], nblocks: usize) 
     }
 }
 
+/// How many schedule words the AVX2 kernel computes itself.
+#[cfg(target_arch = "x86_64")]
+const AVX2_SPLIT: usize = crate::shani_avx2::SPLIT;
+
 impl fmt::Display for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.name())
@@ -190,7 +233,7 @@ impl fmt::Display for Kernel {
 #[non_exhaustive]
 pub enum KernelError {
     /// The name is not a kernel of this build.
-    #[error("unknown SHA-256 kernel {name:?} (known: shani, portable)")]
+    #[error("unknown SHA-256 kernel {name:?} (known: shani, shani-avx2, portable)")]
     Unknown {
         /// The name given.
         name: String,

@@ -39,13 +39,17 @@
 //!   benchmarks); the free functions use [`Kernel::detect`].
 //!
 //! # Kernels
-//! `shani` (x86-64 SHA extensions, up to [`MAX_LANES`] lanes) and `portable` (the
-//! `sha2` crate, one message after another). Detection runs once; the environment
-//! variable `CHUNKER_SHA256_KERNEL=portable|shani` overrides it (read once). All
-//! kernels give the digests of FIPS 180-4, bit for bit those of `sha2`.
+//! `shani` (x86-64 SHA extensions, up to [`MAX_LANES`] lanes), `shani-avx2` (the same
+//! rounds with part of the message schedule computed in AVX2 registers, eight blocks at
+//! a time; slower than `shani` on the machine measured, so never chosen by detection)
+//! and `portable` (the `sha2` crate, one message after another). Detection runs once;
+//! the environment variable `CHUNKER_SHA256_KERNEL=portable|shani|shani-avx2` overrides
+//! it (read once). All kernels give the digests of FIPS 180-4, bit for bit those of
+//! `sha2`.
 //!
-//! `unsafe` code is confined to the SHA-NI kernel (`src/shani.rs`): its vector loads and
-//! stores, and the one call into it from the dispatch point after the CPU check.
+//! `unsafe` code is confined to the SHA-NI kernels (`src/shani.rs`,
+//! `src/shani_avx2.rs`): their vector loads and stores, and the calls into them from the
+//! dispatch point after the CPU check.
 
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -55,6 +59,8 @@ mod kernel;
 mod lanes;
 #[cfg(target_arch = "x86_64")]
 mod shani;
+#[cfg(target_arch = "x86_64")]
+mod shani_avx2;
 
 pub use kernel::{Kernel, KernelError, KERNEL_ENV, MAX_LANES};
 

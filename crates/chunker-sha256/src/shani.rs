@@ -55,9 +55,7 @@ pub(crate) fn compress<const N: usize>(
     let mut abef = [zero; N];
     let mut cdgh = [zero; N];
     for l in 0..N {
-        let s = states[l].map(|w| w as i32);
-        abef[l] = _mm_set_epi32(s[0], s[1], s[4], s[5]);
-        cdgh[l] = _mm_set_epi32(s[2], s[3], s[6], s[7]);
+        (abef[l], cdgh[l]) = load_state(&states[l]);
     }
 
     // One group of four rounds on the message words in `$m` (an array of lanes).
@@ -144,21 +142,40 @@ pub(crate) fn compress<const N: usize>(
     }
 
     for l in 0..N {
-        // Dwords from low to high: f, e, b, a and h, g, d, c.
-        let mut lo = [0u32; 4];
-        let mut hi = [0u32; 4];
-        // SAFETY: each destination is a `[u32; 4]`, 16 writable bytes; unaligned store.
-        unsafe {
-            _mm_storeu_si128(lo.as_mut_ptr().cast::<__m128i>(), abef[l]);
-            _mm_storeu_si128(hi.as_mut_ptr().cast::<__m128i>(), cdgh[l]);
-        }
-        states[l] = [lo[3], lo[2], hi[3], hi[2], lo[1], lo[0], hi[1], hi[0]];
+        states[l] = store_state(abef[l], cdgh[l]);
     }
+}
+
+/// A state `a..h` as the two registers of the round instruction: `ABEF` (a, b, e, f
+/// from the high dword down) and `CDGH`.
+#[inline]
+#[target_feature(enable = "sse2")]
+pub(crate) fn load_state(state: &[u32; 8]) -> (__m128i, __m128i) {
+    let s = state.map(|w| w as i32);
+    (
+        _mm_set_epi32(s[0], s[1], s[4], s[5]),
+        _mm_set_epi32(s[2], s[3], s[6], s[7]),
+    )
+}
+
+/// The inverse of [`load_state`].
+#[inline]
+#[target_feature(enable = "sse2")]
+pub(crate) fn store_state(abef: __m128i, cdgh: __m128i) -> [u32; 8] {
+    // Dwords from low to high: f, e, b, a and h, g, d, c.
+    let mut lo = [0u32; 4];
+    let mut hi = [0u32; 4];
+    // SAFETY: each destination is a `[u32; 4]`, 16 writable bytes; unaligned store.
+    unsafe {
+        _mm_storeu_si128(lo.as_mut_ptr().cast::<__m128i>(), abef);
+        _mm_storeu_si128(hi.as_mut_ptr().cast::<__m128i>(), cdgh);
+    }
+    [lo[3], lo[2], hi[3], hi[2], lo[1], lo[0], hi[1], hi[0]]
 }
 
 /// The round constants of FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts
 /// of the cube roots of the first 64 primes.
-const K: [u32; 64] = [
+pub(crate) const K: [u32; 64] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,

@@ -32,6 +32,25 @@ fn shani_cpu_gets_shani_kernel() {
     }
 }
 
+/// The AVX2-schedule kernel is available exactly where SHA and AVX2 are; detection
+/// still prefers `shani` (measured faster, see `docs/BENCHMARKS.md`).
+#[test]
+fn shani_avx2_availability() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let has = Kernel::ShaNi.is_available() && std::is_x86_feature_detected!("avx2");
+        assert_eq!(Kernel::ShaNiAvx2.is_available(), has);
+        if !has {
+            eprintln!("skipped: this CPU lacks SHA or AVX2 for kernel shani-avx2");
+            return;
+        }
+        assert_eq!(Kernel::from_name("shani-avx2"), Ok(Kernel::ShaNiAvx2));
+        assert_ne!(Kernel::fastest(), Kernel::ShaNiAvx2);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    assert!(!Kernel::ShaNiAvx2.is_available());
+}
+
 #[test]
 fn names_parse() {
     for k in Kernel::ALL {
@@ -42,7 +61,7 @@ fn names_parse() {
     let err = "avx".parse::<Kernel>().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown SHA-256 kernel \"avx\" (known: shani, portable)"
+        "unknown SHA-256 kernel \"avx\" (known: shani, shani-avx2, portable)"
     );
     assert_eq!(Kernel::from_name("portable"), Ok(Kernel::Portable));
     assert!(Kernel::ShaNi.lanes() >= 2);

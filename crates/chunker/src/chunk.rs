@@ -134,6 +134,7 @@ impl ChunkOptions {
             options: *self,
             spans: self.chunker.spans(data),
             data,
+            ready: VecDeque::new(),
         }
     }
 }
@@ -218,26 +219,57 @@ pub struct SliceChunk<'a> {
 }
 
 /// Iterator over the chunks of a slice; see [`ChunkOptions::chunk_slice`].
+///
+/// With hashing on, chunks are cut a few at a time and their digests computed
+/// together ([`hash_many`]: SHA-256 runs several chunks in lanes).
 #[derive(Debug, Clone)]
 pub struct SliceChunks<'a> {
     options: ChunkOptions,
     spans: Spans<'a>,
     data: &'a [u8],
+    /// Chunks cut and hashed, not yet handed out.
+    ready: VecDeque<SliceChunk<'a>>,
 }
 
 impl<'a> Iterator for SliceChunks<'a> {
     type Item = SliceChunk<'a>;
 
     fn next(&mut self) -> Option<SliceChunk<'a>> {
-        let Span { offset, length } = self.spans.next()?;
-        let data = &self.data[offset as usize..offset as usize + length];
-        Some(SliceChunk {
-            info: ChunkInfo {
-                offset,
-                length,
-                digest: self.options.digest(data),
-            },
-            data,
-        })
+        if let Some(chunk) = self.ready.pop_front() {
+            return Some(chunk);
+        }
+        let data = self.data;
+        let bytes =
+            |Span { offset, length }: Span| &data[offset as usize..offset as usize + length];
+        let Some(algorithm) = self.options.hash else {
+            let span = self.spans.next()?;
+            return Some(SliceChunk {
+                info: ChunkInfo {
+                    offset: span.offset,
+                    length: span.length,
+                    digest: None,
+                },
+                data: bytes(span),
+            });
+        };
+        let spans: Vec<Span> = self.spans.by_ref().take(BATCH).collect();
+        let payloads: Vec<&[u8]> = spans.iter().map(|&s| bytes(s)).collect();
+        let digests = hash_many(algorithm, &payloads);
+        self.ready
+            .extend(
+                spans
+                    .into_iter()
+                    .zip(payloads)
+                    .zip(digests)
+                    .map(|((span, data), digest)| SliceChunk {
+                        info: ChunkInfo {
+                            offset: span.offset,
+                            length: span.length,
+                            digest: Some(digest),
+                        },
+                        data,
+                    }),
+            );
+        self.ready.pop_front()
     }
 }

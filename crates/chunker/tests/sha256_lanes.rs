@@ -64,6 +64,14 @@ fn every_path_every_algorithm_pair() {
                 at += c.length;
             }
             assert_eq!(at, data.len());
+            // Borrowed slices (digests in batches too).
+            let slice: Vec<_> = options.chunk_slice(&data).collect();
+            assert_eq!(slice.len(), mem.len());
+            for (s, c) in slice.iter().zip(&mem) {
+                let info = (s.info.offset, s.info.length, s.info.digest);
+                assert_eq!(info, (c.offset, c.length, c.digest));
+                assert_eq!(s.data, &c.payload[..]);
+            }
             for stream_alg in ALGS {
                 for (pattern, read_size) in [
                     (vec![1_000_000], 1 << 20),

@@ -19,7 +19,7 @@ use crate::output;
 
 /// Message sizes measured.
 const SIZES: [usize; 2] = [64 << 10, 1 << 20];
-/// Lane counts measured for the fastest kernel.
+/// Lane counts measured for each lane kernel.
 const LANES: [usize; 5] = [1, 2, 3, 4, 8];
 /// The most of FILE read.
 const FILE_CAP: u64 = 64 << 20;
@@ -59,6 +59,10 @@ pub fn run(args: BenchHashArgs) -> Result<()> {
     let mut methods = vec![Method::Sha2Crate];
     methods.extend(LANES.iter().map(|&n| Method::Lanes(kernel, n)));
     methods.push(Method::Blake3Crate);
+    // The other lane kernels this CPU has (slower, never detected), after the rest.
+    for other in Kernel::available().filter(|k| *k != kernel && *k != Kernel::Portable) {
+        methods.extend(LANES.iter().map(|&n| Method::Lanes(other, n)));
+    }
 
     let mut results = Vec::new();
     let mut ratios = serde_json::Map::new();
@@ -113,7 +117,7 @@ pub fn run(args: BenchHashArgs) -> Result<()> {
             );
             for r in &results {
                 s += &format!(
-                    "{:<16} {:>5} KiB  {:6.3} GB/s ({:.3}..{:.3})  {:.2}x sha2-crate\n",
+                    "{:<20} {:>5} KiB  {:6.3} GB/s ({:.3}..{:.3})  {:.2}x sha2-crate\n",
                     r["name"].as_str().unwrap_or(""),
                     r["size"].as_u64().unwrap_or(0) >> 10,
                     r["gbps"].as_f64().unwrap_or(0.0),

@@ -264,7 +264,8 @@ impl<R: Read> ChunkStream<R> {
     }
 
     /// Record chunks made final by the bytes `buf[from..]` (and, at the end of the input,
-    /// the last chunk), hashing them now.
+    /// the last chunk). With a whole-stream digest they are hashed now, beside it; else
+    /// [`rotate`](Self::rotate) hashes them.
     fn scan_new(&mut self, from: usize) {
         let ChunkStream {
             push,
@@ -281,13 +282,32 @@ impl<R: Read> ChunkStream<R> {
         if *eof {
             found.extend(push.finish().map(|span| (span, None)));
         }
-        hash_found(options, whole.as_mut(), buf, *buf_base, found, first);
+        if whole.is_some() {
+            hash_found(options, whole.as_mut(), buf, *buf_base, found, first);
+        }
     }
 
     /// Freeze the block: its found chunks become ready; the chunk in progress moves to
     /// a new block (reusing the previous frozen block's allocation when no chunk holds
     /// it, so at most two blocks are alive here).
+    ///
+    /// Without a whole-stream digest, the block's chunks are hashed here, all in one
+    /// batch (no chunk is handed out before its block is frozen anyway): a block holds
+    /// many chunks, so SHA-256 lanes stay filled (a single read often ends only a few
+    /// chunks of uneven lengths). With one, `scan_new` has hashed them read by read:
+    /// there the stream's lane and a chunk lane walk the same bytes side by side, which
+    /// fills the two lanes whatever the chunk lengths, while the bytes are fresh in cache.
     fn rotate(&mut self) {
+        if self.whole.is_none() {
+            hash_found(
+                &self.options,
+                None,
+                &self.buf,
+                self.buf_base,
+                &mut self.found,
+                0,
+            );
+        }
         let recycled = self
             .out
             .reclaim()
