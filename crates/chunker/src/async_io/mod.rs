@@ -82,6 +82,23 @@ const POLL_READ_CALLS: usize = 64;
 /// Scratch buffer of a [`FuturesReader`] (`futures-io` reads need initialised memory).
 const SCRATCH: usize = 64 << 10;
 
+/// Ask to be polled again, once the runtime has seen to its timers and I/O: with
+/// feature `tokio`, tokio's `yield_now` (inside a tokio runtime it defers the wake-up
+/// until the scheduler has polled its driver; a plain self-wake would put the task
+/// straight back on the run queue, and a current-thread runtime looks at its timers
+/// only every 61 polls, so a burst of reads delayed timers by milliseconds); else, or
+/// outside tokio, a plain self-wake.
+fn yield_now(cx: &mut Context<'_>) {
+    #[cfg(feature = "tokio")]
+    {
+        let mut y = std::pin::pin!(tokio::task::yield_now());
+        if y.as_mut().poll(cx).is_pending() {
+            return;
+        }
+    }
+    cx.waker().wake_by_ref();
+}
+
 /// CPU work that an [`Offload`] runs: the cutting and hashing of one block.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -418,7 +435,7 @@ impl<S: AsyncSource + Unpin> AsyncChunkStream<S> {
             if self.can_read() {
                 if budget == 0 || calls == 0 {
                     // Yield: the next poll continues.
-                    cx.waker().wake_by_ref();
+                    yield_now(cx);
                     return Poll::Pending;
                 }
                 calls -= 1;
