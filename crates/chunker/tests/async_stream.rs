@@ -480,3 +480,45 @@ async fn many_streams_at_once_on_the_blocking_pool() {
         t.await.unwrap();
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_yield_lets_the_runtime_poll_its_driver() {
+    // On a current-thread runtime, a stream that reads an always-ready reader yields
+    // after each 64 KiB; the runtime must see to its driver (timers, I/O) before it
+    // polls the stream again, not only every 61 polls: a task waiting for a socket
+    // that is already readable runs after the stream's first poll.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let seen = rt.block_on(async {
+        let (tx, rx) = tokio::net::UnixStream::pair().unwrap();
+        assert_eq!(tx.try_write(b"x").unwrap(), 1);
+        let polls = Arc::new(AtomicUsize::new(0));
+        let p = Arc::clone(&polls);
+        let waiter = tokio::spawn(async move {
+            rx.readable().await.unwrap();
+            p.load(Ordering::SeqCst)
+        });
+        let held = Arc::new(Held::default());
+        let offload = hold(&held);
+        let p = Arc::clone(&polls);
+        let _reading = tokio::spawn(async move {
+            let data = vec![5u8; 64 << 20];
+            let mut s = AsyncChunkStream::tokio_with(&data[..], ChunkOptions::default(), offload);
+            // The jobs are held: the stream reads two blocks (128 polls) and waits.
+            std::future::poll_fn(|cx| {
+                p.fetch_add(1, Ordering::SeqCst);
+                s.poll_next_chunk(cx)
+            })
+            .await
+            .map(|c| c.map(|c| c.info()))
+        });
+        waiter.await.unwrap()
+    });
+    assert!(
+        (1..=2).contains(&seen),
+        "the socket's task ran after {seen} polls of the stream"
+    );
+}
