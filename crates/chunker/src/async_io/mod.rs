@@ -22,7 +22,8 @@
 //! - **Backpressure.** The stream reads one block ahead of the job in flight and no
 //!   further until you take the chunks: it holds at most four blocks of
 //!   `block_size + max chunk size` bytes (one being read, one being cut, one being
-//!   handed out, one for reuse), plus the blocks that chunks you hold point into.
+//!   handed out, one for reuse), plus the blocks that chunks you hold point into and
+//!   the one or two that wait to be freed by the next job.
 //! - **Cancellation.** Dropping the stream drops the reader at once; a job in flight
 //!   finishes its block (at most one block of work; a job not yet started does
 //!   nothing) and frees its buffers.
