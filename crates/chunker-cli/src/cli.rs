@@ -423,6 +423,10 @@ pub struct BenchAsyncArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = BenchFormat::Text)]
     pub format: BenchFormat,
+    /// Bytes per offloaded job of the async rows (`AsyncChunkStream::block_size`;
+    /// default the library's, 4M).
+    #[arg(long, value_parser = parse_bench_size, value_name = "SIZE")]
+    pub block_size: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -377,7 +377,7 @@ fn backpressure_bounds_reading() {
 
 #[test]
 fn one_poll_reads_a_bounded_amount() {
-    // An always-ready reader with 64 MiB: one poll copies at most 256 KiB, then yields
+    // An always-ready reader with 64 MiB: one poll copies at most 64 KiB, then yields
     // (waking itself), so no poll does long work.
     let data = vec![7u8; 64 << 20];
     let woken = Arc::new(AtomicUsize::new(0));
@@ -387,7 +387,7 @@ fn one_poll_reads_a_bounded_amount() {
     assert!(s
         .poll_next_chunk(&mut Context::from_waker(&waker))
         .is_pending());
-    assert_eq!(s.position(), 256 << 10);
+    assert_eq!(s.position(), 64 << 10);
     assert_eq!(
         woken.load(Ordering::SeqCst),
         1,
@@ -436,8 +436,16 @@ fn a_lost_job_is_an_error() {
     let data = generate(Kind::Random, 100_000, 1);
     let dropper: Arc<dyn Offload> = Arc::new(|job: Job| drop(job));
     let mut s = AsyncChunkStream::tokio_with(&data[..], options, dropper);
-    let Poll::Ready(Some(Err(e))) = poll_once(&mut s) else {
-        panic!("an error")
+    // A few polls read the input (each yields after 64 KiB); then the job is lost.
+    let mut item = poll_once(&mut s);
+    for _ in 0..4 {
+        if item.is_ready() {
+            break;
+        }
+        item = poll_once(&mut s);
+    }
+    let Poll::Ready(Some(Err(e))) = item else {
+        panic!("an error, not {item:?}")
     };
     assert!(matches!(e, StreamError::Offload { offset: 0, .. }), "{e:?}");
     assert!(e.to_string().contains("did not complete"));
@@ -471,4 +479,46 @@ async fn many_streams_at_once_on_the_blocking_pool() {
     for t in tasks {
         t.await.unwrap();
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_yield_lets_the_runtime_poll_its_driver() {
+    // On a current-thread runtime, a stream that reads an always-ready reader yields
+    // after each 64 KiB; the runtime must see to its driver (timers, I/O) before it
+    // polls the stream again, not only every 61 polls: a task waiting for a socket
+    // that is already readable runs after the stream's first poll.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let seen = rt.block_on(async {
+        let (tx, rx) = tokio::net::UnixStream::pair().unwrap();
+        assert_eq!(tx.try_write(b"x").unwrap(), 1);
+        let polls = Arc::new(AtomicUsize::new(0));
+        let p = Arc::clone(&polls);
+        let waiter = tokio::spawn(async move {
+            rx.readable().await.unwrap();
+            p.load(Ordering::SeqCst)
+        });
+        let held = Arc::new(Held::default());
+        let offload = hold(&held);
+        let p = Arc::clone(&polls);
+        let _reading = tokio::spawn(async move {
+            let data = vec![5u8; 64 << 20];
+            let mut s = AsyncChunkStream::tokio_with(&data[..], ChunkOptions::default(), offload);
+            // The jobs are held: the stream reads two blocks (128 polls) and waits.
+            std::future::poll_fn(|cx| {
+                p.fetch_add(1, Ordering::SeqCst);
+                s.poll_next_chunk(cx)
+            })
+            .await
+            .map(|c| c.map(|c| c.info()))
+        });
+        waiter.await.unwrap()
+    });
+    assert!(
+        (1..=2).contains(&seen),
+        "the socket's task ran after {seen} polls of the stream"
+    );
 }
