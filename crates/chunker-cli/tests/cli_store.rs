@@ -33,6 +33,21 @@ fn files_under(dir: &Path) -> usize {
         .sum()
 }
 
+/// `store init` with 16K/64K/256K chunks and 64 KiB packs (many packs from little data).
+fn init_small_packs(store: &Path) {
+    let o = run(&[
+        "store",
+        "--store",
+        s(store),
+        "init",
+        "--preset",
+        "small",
+        "--pack-target",
+        "64K",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 #[test]
 fn add_prints_nix_narhash_and_cat_round_trips() {
     if !have_nix() {
@@ -108,18 +123,7 @@ fn verify_names_a_flipped_chunk_and_exits_6() {
     let t = TempDir::new("cli-store-flip");
     let store = t.path("s");
     let input = t.file("in", &generate(Kind::Text, 3 << 20, 5));
-    assert!(run(&[
-        "store",
-        "--store",
-        s(&store),
-        "init",
-        "--preset",
-        "small",
-        "--pack-target",
-        "64K"
-    ])
-    .status
-    .success());
+    init_small_packs(&store);
     let add = json(&run(&[
         "store",
         "--store",
@@ -160,18 +164,7 @@ fn verify_names_a_flipped_chunk_and_exits_6() {
 fn kill_9_mid_ingest_then_add_again() {
     let t = TempDir::new("cli-store-kill");
     let store = t.path("s");
-    assert!(run(&[
-        "store",
-        "--store",
-        s(&store),
-        "init",
-        "--preset",
-        "small",
-        "--pack-target",
-        "64K"
-    ])
-    .status
-    .success());
+    init_small_packs(&store);
     let data = generate(Kind::Binary, 24 << 20, 9);
     let mut child = bin()
         .args(["store", "--store", s(&store), "add", "-"])

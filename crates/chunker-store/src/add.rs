@@ -72,20 +72,39 @@ impl Store {
         self.add_path_with(path, AddFault::default())
     }
 
+    /// [`Store::add_path`], calling `progress` with the number of NAR bytes read each
+    /// time the pipeline reads some (for a progress display).
+    pub fn add_path_progress(
+        &self,
+        path: &Path,
+        progress: impl FnMut(u64) + Send + 'static,
+    ) -> Result<AddReport> {
+        self.add_path_inner(path, AddFault::default(), Some(Box::new(progress)))
+    }
+
     #[doc(hidden)]
     pub fn add_path_with(&self, path: &Path, fault: AddFault) -> Result<AddReport> {
+        self.add_path_inner(path, fault, None)
+    }
+
+    fn add_path_inner(
+        &self,
+        path: &Path,
+        fault: AddFault,
+        progress: Option<Progress>,
+    ) -> Result<AddReport> {
         let meta =
             std::fs::symlink_metadata(path).map_err(|source| StoreError::Input { source })?;
         if meta.is_file() {
             let file = std::fs::File::open(path).map_err(|source| StoreError::Input { source })?;
             let (head, reader) = peek(Box::new(file))?;
             if head.starts_with(NAR_START) || detect(&head).is_ok() {
-                return self.ingest(nar_reader(reader)?, fault);
+                return self.ingest(counted(nar_reader(reader)?, progress), fault);
             }
         }
         let encoder =
             chunker::nix::Encoder::open(path).map_err(|source| StoreError::Pack { source })?;
-        self.ingest(Box::new(encoder), fault)
+        self.ingest(counted(Box::new(encoder), progress), fault)
     }
 
     /// Ingest the NAR bytes of `nar` as they are (no format detection).
@@ -258,6 +277,27 @@ fn join(r: std::result::Result<Result<Written>, tokio::task::JoinError>) -> Resu
 }
 
 type BoxRead = Box<dyn Read + Send>;
+type Progress = Box<dyn FnMut(u64) + Send>;
+
+struct Counted {
+    inner: BoxRead,
+    progress: Progress,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
+fn counted(inner: BoxRead, progress: Option<Progress>) -> BoxRead {
+    match progress {
+        None => inner,
+        Some(progress) => Box::new(Counted { inner, progress }),
+    }
+}
 
 /// Read up to 16 bytes and give them back in front of the rest.
 fn peek(mut r: BoxRead) -> Result<(Vec<u8>, BoxRead)> {

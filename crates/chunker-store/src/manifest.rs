@@ -146,14 +146,9 @@ impl Manifest {
         if total != nar_size {
             return Err(r.invalid("chunk lengths do not sum to NarSize"));
         }
-        Ok(Manifest {
-            config,
-            nar_size,
-            nar_hash,
-            file_size,
-            file_hash,
-            chunks,
-        })
+        Ok(Manifest::new(
+            config, nar_size, nar_hash, file_size, file_hash, chunks,
+        ))
     }
 }
 

@@ -8,7 +8,8 @@
 //! ```
 //! All integers little-endian. Frames are complete zstd frames without the zstd content
 //! checksum: each chunk is checked against its digest after decompression instead. The
-//! pack id is the SHA-256 of all the pack's bytes (hex in the name), so concurrent
+//! pack id is the BLAKE3 hash of all the pack's bytes (hex in the name; BLAKE3 because it
+//! is hashed on the ingest path, where it costs a fraction of SHA-256), so concurrent
 //! writers of the same pack write the same bytes under the same name. The footer lets an
 //! index be rebuilt from the packs alone ([`parse_footer`]).
 
@@ -27,14 +28,14 @@ pub const ENTRY_LEN: usize = 32 + 8 + 4 + 4;
 /// Most entries a footer may declare.
 pub const MAX_ENTRIES: u64 = 1 << 22;
 
-/// A pack's name: the SHA-256 of its bytes.
+/// A pack's name: the BLAKE3 hash of its bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PackId(pub [u8; 32]);
 
 impl PackId {
     /// The id of a pack with these bytes.
     pub fn of(bytes: &[u8]) -> PackId {
-        PackId(*chunker::hash(HashAlgorithm::Sha256, bytes).as_bytes())
+        PackId(*chunker::hash(HashAlgorithm::Blake3, bytes).as_bytes())
     }
 
     /// Lowercase hex (64 characters).

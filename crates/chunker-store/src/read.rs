@@ -260,35 +260,40 @@ fn plan(located: Vec<(Digest, Location)>) -> Vec<Request> {
 }
 
 /// Decompress and verify every chunk of a fetched range; the chunks (or their frames).
+/// The digests of a range's chunks are computed together (SHA-256 in lanes).
 fn decode(algorithm: HashAlgorithm, r: &Request, data: Bytes, form: Form) -> Result<Vec<Bytes>> {
-    let mut out = Vec::with_capacity(r.chunks.len());
-    for (digest, loc) in &r.chunks {
+    let mut chunks = Vec::with_capacity(r.chunks.len());
+    let mut frames = Vec::with_capacity(r.chunks.len());
+    let corrupt = |(digest, loc): &(Digest, Location), reason| StoreError::CorruptChunk {
+        digest: *digest,
+        pack: loc.pack.path(),
+        offset: loc.offset,
+        reason,
+    };
+    for c in &r.chunks {
+        let loc = &c.1;
         let start = (loc.offset - r.loc.offset) as usize;
         let frame = data.slice(start..start + loc.clen as usize);
-        let corrupt = |reason| StoreError::CorruptChunk {
-            digest: *digest,
-            pack: loc.pack.path(),
-            offset: loc.offset,
-            reason,
-        };
         let mut chunk = Vec::with_capacity(loc.len as usize);
         Decompressor::new()
             .codec(Codec::Zstd)
             .max_output(loc.len as usize)
             .decompress_into(&frame, &mut chunk)
-            .map_err(|_| corrupt("its frame does not decompress within its length"))?;
+            .map_err(|_| corrupt(c, "its frame does not decompress within its length"))?;
         if chunk.len() != loc.len as usize {
-            return Err(corrupt("it decompresses to the wrong length"));
+            return Err(corrupt(c, "it decompresses to the wrong length"));
         }
-        if chunker::hash(algorithm, &chunk) != *digest {
-            return Err(corrupt("digest mismatch"));
-        }
-        out.push(match form {
-            Form::Nar => Bytes::from(chunk),
-            Form::Frames => frame,
-        });
+        chunks.push(chunk);
+        frames.push(frame);
     }
-    Ok(out)
+    let digests = chunker::hash::hash_many(algorithm, &chunks);
+    if let Some(i) = (0..chunks.len()).find(|&i| digests[i] != r.chunks[i].0) {
+        return Err(corrupt(&r.chunks[i], "digest mismatch"));
+    }
+    Ok(match form {
+        Form::Nar => chunks.into_iter().map(Bytes::from).collect(),
+        Form::Frames => frames,
+    })
 }
 
 /// The key's nix32 form (re-exported for callers that name manifests).

@@ -399,7 +399,11 @@ fn add(url: &str, path: PathBuf, json: bool, no_progress: bool) -> Result<()> {
         bar.finish_and_clear();
         r
     } else {
-        store.add_path(&path)
+        let bar = output::progress(None, no_progress);
+        let b = bar.clone();
+        let r = store.add_path_progress(&path, move |n| b.inc(n));
+        bar.finish_and_clear();
+        r
     }
     .map_err(store_err)?;
     let nar_hash = report.nar_hash.to_nix_string();
