@@ -338,7 +338,6 @@ fn store_err(e: StoreError) -> CliError {
         StoreError::Backend { .. } | StoreError::Input { .. } | StoreError::Output { .. } => {
             Code::Io
         }
-        StoreError::Pack { .. } => Code::Io,
         StoreError::Pipeline { source } => match source {
             PipelineError::Read { .. } | PipelineError::Open { .. } => Code::Io,
             PipelineError::InvalidEnv { .. } => Code::Config,
@@ -347,10 +346,11 @@ fn store_err(e: StoreError) -> CliError {
         StoreError::Compression { .. } => Code::Data,
         _ => Code::Failure,
     };
-    if let StoreError::Output { source } = e {
-        return write_err(source);
+    match e {
+        StoreError::Output { source } => write_err(source),
+        StoreError::Pack { source } => super::nar::pack_error(source),
+        e => CliError::new(code, e),
     }
-    CliError::new(code, e)
 }
 
 fn print_json(v: &Value) -> Result<()> {
