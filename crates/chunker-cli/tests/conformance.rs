@@ -118,6 +118,7 @@ fn fixtures() -> Fixtures {
     );
     let dict = Path::new(env!("CARGO_MANIFEST_DIR")).join("../chunker/dicts/nar-v1.zdict");
     let empty = dir.file("empty", b"");
+    ok(&["store", "--store", s(&dir.path("store")), "init"]);
     Fixtures {
         dir,
         data,
@@ -182,6 +183,8 @@ const FILE_COMMANDS: &[(&str, &str, &str)] = &[
     ("dict train", "dict train {IN} -o {OUT}/d.zdict", "3 3 fail fail fail -"),
     ("dict info", "dict info {IN}", "3 3 fail fail fail 3"),
     ("key generate --secret", "key generate n-1 --secret {IN} --public {OUT}/pk", "fail fail fail fail fail -"),
+    // A directory or an empty file is packed into a NAR, as `nar pack` does.
+    ("store add", "store --store {STORE} add {IN}", "3 0 4 4 0 3"),
 ];
 
 /// Other rows: a label, the arguments, the expectation (as in [`FILE_COMMANDS`], and
@@ -215,6 +218,10 @@ const OTHER_ROWS: &[(&str, &str, &str)] = &[
     ("base32 encode --hex odd", "base32 encode --hex abc", "4"),
     ("narinfo verify key garbage", "narinfo verify --public-key x:AAAA {NARINFO}", "fail"),
     ("chunk empty json", "chunk {EMPTY} --format json", "0"),
+    ("store stats, stdout /dev/full", "store --store {STORE} stats --format json", "3"),
+    ("store cat hostile key", "store --store {STORE} cat \u{1b}]0;x\u{7}", "2"),
+    ("store cat --range hostile", "store --store {STORE} cat 0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73 --range 9-", "fail"),
+    ("store ls, no store", "store --store {OUT}/none ls", "1"),
 ];
 
 fn expectation(word: &str) -> Option<E> {
@@ -363,6 +370,7 @@ fn check(row: &Row, fx: &Fixtures, n: usize) -> Result<(), String> {
                 .replace("{EMPTY}", s(&fx.empty))
                 .replace("{LONG0}", &"0".repeat(100_000))
                 .replace("{LONG}", &"n".repeat(100_000))
+                .replace("{STORE}", s(&fx.dir.path("store")))
         })
         .collect();
     // Opened read-write, the FIFO does not block us and has a writer for the child.
