@@ -22,6 +22,24 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# Ceph's S3 gateway for the chunk store's S3 tests (scripts/rgw.sh starts a one-node
+# cluster; ~30 s to install once), and Debian's boto3 to create their bucket (object_store
+# cannot). Without recommends: they would pull in the whole Ceph dashboard stack.
+need_ceph=()
+for pair in radosgw:radosgw ceph-mon:ceph-mon ceph-osd:ceph-osd ceph:ceph-common; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_ceph+=("${pair#*:}")
+done
+/usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || need_ceph+=(python3-boto3)
+if [ ${#need_ceph[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to apt-get install ${need_ceph[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need_ceph[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_ceph[@]}" >/dev/null
+fi
+
 if command -v rustup >/dev/null 2>&1; then
   for c in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c" || true
