@@ -20,7 +20,7 @@ usage() { echo "usage: rgw.sh start DIR [--watch-stdin] | stop DIR | ops DIR" >&
 
 [ $# -ge 2 ] || usage
 cmd=$1
-mkdir -p "$2" 2>/dev/null || true
+[ "$cmd" = start ] && mkdir -p "$2"
 dir=$(cd "$2" 2>/dev/null && pwd) || die "no directory $2"
 # Debian's Python (python3-boto3); a pyenv shim earlier on PATH would not have boto3.
 py=/usr/bin/python3
@@ -28,19 +28,19 @@ py=/usr/bin/python3
 # A daemon of this cluster still running (a zombie counts as gone; a reused pid that is not
 # one of ours is never touched: its command line must name this cluster's ceph.conf).
 ours() {
-  local st
+  local st cmd
   st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ "$st" != Z ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$dir/ceph.conf"
+  cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+  [ "$st" != Z ] && [[ $cmd == *"$dir/ceph.conf"* ]]
 }
 
-# Stop the daemons named in DIR/pids. SIGKILL: the data lives in RAM and is thrown away, and
-# a graceful osd shutdown takes seconds.
+# Stop the daemons with the given pids (those still ours). SIGKILL: the data lives in RAM
+# and is thrown away, and a graceful osd shutdown takes seconds.
 stop() {
   local pids=() p
-  [ -f "$dir/pids" ] || return 0
-  while read -r p; do
-    [ -n "$p" ] && ours "$p" && pids+=("$p")
-  done <"$dir/pids"
+  for p in "$@"; do
+    ours "$p" && pids+=("$p")
+  done
   [ ${#pids[@]} -eq 0 ] && return 0
   kill -KILL "${pids[@]}" 2>/dev/null || true
   for _ in $(seq 100); do
@@ -51,10 +51,13 @@ stop() {
   done
   die "daemons still running after SIGKILL: ${pids[*]}"
 }
+# The daemons named in DIR/pids.
+started() { cat "$dir/pids" 2>/dev/null || true; }
 
 case $cmd in
   stop)
-    stop
+    # shellcheck disable=SC2046
+    stop $(started)
     exit 0
     ;;
   ops)
@@ -77,7 +80,7 @@ mkdir -p "$dir"
 mkdir -p "$dir/mon" "$dir/osd" "$dir/run" "$dir/log" "$dir/rgw"
 : >"$dir/pids"
 # On any failure from here on, stop what was started and show the end of the logs.
-trap 'rc=$?; if [ $rc -ne 0 ]; then stop; tail -n 5 "$dir"/log/*.log >&2 2>/dev/null; fi' EXIT
+trap 'rc=$?; if [ $rc -ne 0 ]; then stop $(started); tail -n 5 "$dir"/log/*.log >&2 2>/dev/null; fi' EXIT
 
 # Two free loopback ports (the kernel's choice; a clash with another cluster only fails
 # this start, and the caller may retry).
@@ -177,9 +180,12 @@ export AWS_ALLOW_HTTP=true
 export RGW_BUCKET=$bucket
 EOF
 if [ $watch -eq 1 ]; then
-  # Stdin's end of file (the owner exited, however) stops the cluster.
-  # (Explicitly: a background job's stdin is otherwise /dev/null.)
-  (cat >/dev/null; stop) <&0 >/dev/null 2>&1 &
+  # Stdin's end of file (the owner exited, however) stops the cluster: the pids are read
+  # now, so the watcher needs nothing of DIR later. (Stdin explicitly: a background job's
+  # stdin is otherwise /dev/null.)
+  daemons=$(started)
+  # shellcheck disable=SC2086
+  (cat >/dev/null; stop $daemons) <&0 >/dev/null 2>&1 &
 fi
 trap - EXIT
 cat "$dir/env"
