@@ -217,11 +217,45 @@ impl Rgw {
             .expect("an S3 client for the local gateway")
     }
 
-    /// Every request the gateway has logged so far, oldest first.
+    /// Every request the gateway has answered so far, as it logged them, oldest first.
+    ///
+    /// The gateway appends to its log after it answers, from a thread of its own: first a
+    /// marker request (anonymous, refused, logged all the same) is sent and the log read
+    /// until the marker is in it, so that every request answered before is too.
     pub fn ops(&self) -> Vec<Op> {
+        static MARKER: AtomicUsize = AtomicUsize::new(0);
+        let marker = format!(
+            "/{}/chunker-ops-marker-{}",
+            self.bucket(),
+            MARKER.fetch_add(1, Ordering::Relaxed)
+        );
+        let endpoint = self.var("AWS_ENDPOINT_URL").expect("checked at start");
+        let curl = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", &format!("{endpoint}{marker}")])
+            .status();
+        assert!(
+            matches!(curl, Ok(s) if s.success()),
+            "marker request {marker}: {curl:?}"
+        );
+        // A bound, not a timing claim: the marker shows within milliseconds.
+        for _ in 0..1000 {
+            let ops = self.read_ops();
+            if ops.iter().any(|op| op.path() == marker) {
+                return ops;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the gateway did not log the marker request {marker} within 10 s");
+    }
+
+    /// The gateway's log as it is now.
+    fn read_ops(&self) -> Vec<Op> {
         let path = self.dir.join("log/ops.log");
         let text = fs::read_to_string(&path).unwrap_or_default();
-        text.lines()
+        // A line being written (the last, without its newline yet) is left for later.
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        complete
+            .lines()
             .map(|line| {
                 let op: serde_json::Value = serde_json::from_str(line)
                     .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", path.display()));
