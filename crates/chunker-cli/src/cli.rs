@@ -79,6 +79,10 @@ pub enum Command {
     /// zstd dictionaries: train one from sample files (cut into chunks), show one's ID.
     #[command(subcommand, after_help = EXIT_CODES)]
     Dict(DictCommand),
+    /// A deduplicated chunk store of NARs on a directory or S3-compatible storage:
+    /// init, add, get, cat, ls, rm, stats, verify.
+    #[command(after_help = EXIT_CODES)]
+    Store(crate::cmd::store::StoreArgs),
 }
 
 /// Chunk sizes: a preset, optionally overridden per size.

@@ -11,6 +11,7 @@ mod hash;
 mod key;
 mod nar;
 mod narinfo;
+pub mod store;
 
 use chunker::{Config, Preset};
 
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compress(a) => compress::compress(a),
         Command::Decompress(a) => compress::decompress(a),
         Command::Dict(c) => dict::run(c),
+        Command::Store(a) => store::run(a),
     }
 }
 
