@@ -79,7 +79,9 @@ mkdir -p "$dir"
 [ -z "$(ls -A "$dir")" ] || die "$dir is not empty"
 mkdir -p "$dir/mon" "$dir/osd" "$dir/run" "$dir/log" "$dir/rgw"
 : >"$dir/pids"
-# On any failure from here on, stop what was started and show the end of the logs.
+# On any failure from here on, say which step failed, stop what was started and show the
+# end of the logs.
+trap 'echo "rgw.sh: failed: $BASH_COMMAND (line $LINENO)" >&2' ERR
 trap 'rc=$?; if [ $rc -ne 0 ]; then stop $(started); tail -n 5 "$dir"/log/*.log >&2 2>/dev/null; fi' EXIT
 
 # Two free loopback ports (the kernel's choice; a clash with another cluster only fails

@@ -1,35 +1,75 @@
 //! The chunk store on a real S3 server: Ceph's radosgw, a one-node cluster on loopback that
 //! this binary starts once, shares between its cases and stops at the end (also on a panic).
+//! The cases: object_store 0.14 against the gateway, the store's shared suite (`tests/suite`,
+//! the same checks `tests/local.rs` runs on a directory) on `s3://BUCKET/suite-…`, and the
+//! PUTs of an ingest counted by the store's meter and by the gateway's own log.
 //!
 //! Its own harness (`harness = false`): the cluster must outlive every case and stop before
 //! the process exits, which libtest's threads and never-dropped statics cannot promise.
 //! `cargo test -p chunker-store --test s3 [-- FILTER…]` runs the cases whose name contains a
 //! filter; `-- --list` lists them. Without the Ceph tools the binary says SKIPPED and passes,
-//! unless `CHUNKER_REQUIRE_S3` is set (scripts/test.sh sets it).
+//! unless `CHUNKER_REQUIRE_S3` is set (scripts/test.sh sets it). `CHUNKER_S3_PUT_MIB` sets
+//! the size of the PUT-count ingest (default 128; docs/BENCHMARKS.md has the 1 GiB run).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod suite;
+mod support;
+
 #[path = "support/rgw.rs"]
 mod rgw;
 
 use bytes::Bytes;
+use chunker_store::{Store, StoreConfig};
+use chunker_testdata::{generate, Kind};
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use rgw::Rgw;
+use support::{TempDir, TestStore};
+
+/// What a case gets: the gateway, and the suite's view of it.
+struct Ctx {
+    rgw: Rgw,
+    ts: TestStore,
+}
 
 /// A case: its name and body. Each case uses its own key prefix in the shared bucket.
-type Case = (&'static str, fn(&Rgw));
+type Case = (&'static str, fn(&Ctx));
+
+/// The shared suite's cases, by name (the list `tests/local.rs` runs).
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {[$((stringify!($name), (|c: &Ctx| suite::$name(&c.ts)) as fn(&Ctx))),*]};
+}
 
 const CASES: &[Case] = &[
-    ("object_store_against_radosgw", object_store_against_radosgw),
-    (
-        "object_store_multipart_against_radosgw",
-        object_store_multipart_against_radosgw,
-    ),
+    ("object_store_against_radosgw", |c| {
+        object_store_against_radosgw(&c.rgw)
+    }),
+    ("object_store_multipart_against_radosgw", |c| {
+        object_store_multipart_against_radosgw(&c.rgw)
+    }),
+    ("puts_counted_by_meter_and_gateway", |c| {
+        puts_counted_by_meter_and_gateway(&c.rgw)
+    }),
 ];
+
+const SUITE: &[Case] = &suite!(
+    round_trip_real_nars,
+    compressed_inputs,
+    dedup_two_versions,
+    flipped_byte,
+    missing_pack,
+    hostile_objects,
+    config_pinned,
+    ranges,
+    list_and_remove,
+    crash_then_add,
+    concurrent_identical_adds,
+    puts_per_pack,
+);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,8 +78,8 @@ fn main() -> ExitCode {
         .map(String::as_str)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let selected: Vec<&Case> = CASES
-        .iter()
+    let all = CASES.iter().chain(SUITE);
+    let selected: Vec<&Case> = all
         .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f)))
         .collect();
     if args.iter().any(|a| a == "--list") {
@@ -49,11 +89,14 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if selected.is_empty() {
-        println!("\nrunning 0 tests (filtered out {})", CASES.len());
+        println!(
+            "\nrunning 0 tests (filtered out {})",
+            CASES.len() + SUITE.len()
+        );
         return ExitCode::SUCCESS;
     }
     let started = Instant::now();
-    let Some(mut rgw) = Rgw::start_or_skip() else {
+    let Some(rgw) = Rgw::start_or_skip() else {
         return ExitCode::SUCCESS;
     };
     println!(
@@ -66,11 +109,22 @@ fn main() -> ExitCode {
     for (key, value) in rgw.aws_env() {
         std::env::set_var(key, value);
     }
+    let ts = TestStore {
+        name: "s3",
+        base: rgw.url("suite"),
+        env: rgw
+            .aws_env()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        scratch: TempDir::new("store-scratch-s3"),
+        keep: None,
+    };
+    let mut ctx = Ctx { rgw, ts };
     println!("running {} tests", selected.len());
     let mut failed = Vec::new();
     for (name, case) in &selected {
         let t = Instant::now();
-        let ok = catch_unwind(AssertUnwindSafe(|| case(&rgw))).is_ok();
+        let ok = catch_unwind(AssertUnwindSafe(|| case(&ctx))).is_ok();
         println!(
             "test {name} ... {} ({:.1} s)",
             if ok { "ok" } else { "FAILED" },
@@ -80,16 +134,25 @@ fn main() -> ExitCode {
             failed.push(*name);
         }
     }
-    if !failed.is_empty() {
-        rgw.keep();
+    // The suite's stores were the gateway's: it logged their PUTs.
+    if selected.iter().any(|case| SUITE.contains(case)) && ctx.rgw.puts_under("suite/").is_empty() {
+        println!(
+            "test suite_reached_the_gateway ... FAILED (no PUT under s3://{}/suite/)",
+            ctx.rgw.bucket()
+        );
+        failed.push("suite_reached_the_gateway");
     }
-    let (dir, pgid) = (rgw.dir().to_owned(), rgw.pgid());
-    let leftover_before = rgw.processes().len();
-    drop(rgw);
-    // The guard's own check: nothing of the cluster outlives it.
-    let cluster = rgw::processes(&dir, pgid);
-    if !cluster.is_empty() || leftover_before == 0 {
-        println!("test cluster_stopped_on_drop ... FAILED (daemons before: {leftover_before}, after: {cluster:?})");
+    if !failed.is_empty() {
+        ctx.rgw.keep();
+    }
+    let (dir, pgid) = (ctx.rgw.dir().to_owned(), ctx.rgw.pgid());
+    let running = ctx.rgw.processes().len();
+    let _ = std::fs::remove_dir_all(&ctx.ts.scratch.0);
+    drop(ctx);
+    // The guard's own check: its daemons ran, and nothing of the cluster outlives it.
+    let left = rgw::processes(&dir, pgid);
+    if running == 0 || !left.is_empty() {
+        println!("test cluster_stopped_on_drop ... FAILED (processes before: {running}, after: {left:?})");
         failed.push("cluster_stopped_on_drop");
     }
     println!(
@@ -120,10 +183,25 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// An `object_store` client for the gateway's bucket, configured explicitly (no environment).
+fn object_store(rgw: &Rgw) -> object_store::aws::AmazonS3 {
+    let var = |key| rgw.var(key).expect("checked at start");
+    object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(var("AWS_ENDPOINT_URL"))
+        .with_access_key_id(var("AWS_ACCESS_KEY_ID"))
+        .with_secret_access_key(var("AWS_SECRET_ACCESS_KEY"))
+        .with_region(var("AWS_REGION"))
+        .with_bucket_name(rgw.bucket())
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .expect("an S3 client for the local gateway")
+}
+
 /// object_store 0.14 against radosgw: put, get, range get, head, list (flat and by
 /// delimiter), create-only put honoured, delete; and the gateway's log agrees on the PUTs.
 fn object_store_against_radosgw(rgw: &Rgw) {
-    let s3 = rgw.object_store();
+    let s3 = object_store(rgw);
     let base = "proof";
     block_on(async {
         let data = Bytes::from(
@@ -237,7 +315,7 @@ fn object_store_against_radosgw(rgw: &Rgw) {
 /// A multipart upload (object_store's streaming write) arrives whole, and the gateway logs
 /// its requests: the initiate POST, one PUT per part, the completing POST.
 fn object_store_multipart_against_radosgw(rgw: &Rgw) {
-    let s3 = rgw.object_store();
+    let s3 = object_store(rgw);
     let key = Path::from("proof-multipart/big");
     let part = 5 * 1024 * 1024;
     let data = Bytes::from(
@@ -273,4 +351,64 @@ fn object_store_multipart_against_radosgw(rgw: &Rgw) {
     });
     let puts = rgw.puts_under("proof-multipart/");
     assert_eq!(puts.len(), 3, "one PUT per part: {puts:?}");
+}
+
+/// An ingest of unique (random) data with the default config: the PUTs the store's meter
+/// counts are the PUTs the gateway logged, one per pack plus the index segment and the
+/// manifest, and the packs are as few as 32 MiB packs allow (≤ 64 PUTs per GiB).
+fn puts_counted_by_meter_and_gateway(rgw: &Rgw) {
+    let mib: usize = std::env::var("CHUNKER_S3_PUT_MIB")
+        .map_or(128, |v| v.parse().expect("CHUNKER_S3_PUT_MIB: MiB"));
+    let size = mib << 20;
+    let prefix = format!("puts-{mib}m");
+    let store = Store::init(&rgw.url(&prefix), StoreConfig::default()).expect("init");
+    let before = rgw.puts_under(&format!("{prefix}/"));
+    let data = generate(Kind::Random, size, 1602);
+    let t = Instant::now();
+    let r = store
+        .add_nar_reader(std::io::Cursor::new(data))
+        .expect("add");
+    let secs = t.elapsed().as_secs_f64();
+    let puts: Vec<_> = rgw
+        .puts_under(&format!("{prefix}/"))
+        .into_iter()
+        .skip(before.len())
+        .collect();
+    let pack_puts = puts
+        .iter()
+        .filter(|op| {
+            op.path()
+                .starts_with(&format!("/{}/{prefix}/packs/", rgw.bucket()))
+        })
+        .count();
+    println!(
+        "  {mib} MiB random: {} packs, PUTs: meter {} gateway {} (packs {pack_puts}), {:.1} MiB PUT, {secs:.1} s ({:.0} MiB/s)",
+        r.packs,
+        r.requests.puts,
+        puts.len(),
+        r.requests.put_bytes as f64 / f64::from(1 << 20),
+        mib as f64 / secs
+    );
+    assert_eq!(
+        r.requests.puts,
+        puts.len() as u64,
+        "the meter agrees with the gateway: {puts:?}"
+    );
+    assert_eq!(r.packs, pack_puts as u64, "one PUT per pack");
+    assert_eq!(
+        r.requests.puts,
+        r.packs + 2,
+        "packs, the index segment, the manifest"
+    );
+    let put_bytes: u64 = puts.iter().map(|op| op.bytes_received).sum();
+    assert_eq!(
+        r.requests.put_bytes, put_bytes,
+        "bytes PUT: meter and gateway agree"
+    );
+    // 32 MiB packs of incompressible data: ceil(size / 32 MiB), one more for frame overhead.
+    assert!(r.packs <= (size as u64).div_ceil(32 << 20) + 1, "{r:?}");
+    assert!(
+        r.requests.puts <= (size as u64).div_ceil(16 << 20).max(3),
+        "more than 64 PUTs per GiB: {r:?}"
+    );
 }

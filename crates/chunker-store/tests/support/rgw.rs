@@ -202,21 +202,6 @@ impl Rgw {
         format!("s3://{}/{prefix}", self.bucket())
     }
 
-    /// An `object_store` client for the bucket, configured explicitly (no environment read).
-    pub fn object_store(&self) -> object_store::aws::AmazonS3 {
-        let var = |key| self.var(key).expect("checked at start");
-        object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(var("AWS_ENDPOINT_URL"))
-            .with_access_key_id(var("AWS_ACCESS_KEY_ID"))
-            .with_secret_access_key(var("AWS_SECRET_ACCESS_KEY"))
-            .with_region(self.var("AWS_REGION").unwrap_or("us-east-1"))
-            .with_bucket_name(self.bucket())
-            .with_allow_http(true)
-            .with_virtual_hosted_style_request(false)
-            .build()
-            .expect("an S3 client for the local gateway")
-    }
-
     /// Every request the gateway has answered so far, as it logged them, oldest first.
     ///
     /// The gateway appends to its log after it answers, from a thread of its own: first a
@@ -315,7 +300,8 @@ pub fn processes(dir: &Path, pgid: u32) -> Vec<(u32, String)> {
             let pgrp: u32 = rest.nth(1)?.parse().ok()?;
             let cmd = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            (state != "Z" && (pgrp == pgid || cmd.contains(&needle))).then_some((pid, cmd))
+            (state != "Z" && state != "X" && (pgrp == pgid || cmd.contains(&needle)))
+                .then_some((pid, cmd))
         })
         .collect()
 }
@@ -334,12 +320,19 @@ impl Drop for Rgw {
                 self.dir.display()
             );
         }
-        // Whatever else is left of the group (the watcher): by pid.
+        // Whatever else is left of the group (the watcher): by pid, then wait until it has
+        // exited (a process being torn down still shows in /proc for a moment).
         for (pid, _) in self.processes() {
             let _ = Command::new("kill")
                 .arg("-KILL")
                 .arg(pid.to_string())
                 .status();
+        }
+        for _ in 0..500 {
+            if self.processes().is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         drop(self.watch.take());
         if self.keep || std::thread::panicking() {
