@@ -115,22 +115,7 @@ impl Backend {
         };
         let (store, prefix): (Arc<dyn ObjectStore>, Path) =
             if let Some(rest) = url.strip_prefix("s3://") {
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err(bad("no bucket name"));
-                }
-                let s3 = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_virtual_hosted_style_request(false)
-                    .build()
-                    .map_err(|source| StoreError::Backend {
-                        op: "configure S3 for",
-                        path: url.to_string(),
-                        source,
-                    })?;
-                let prefix = Path::parse(prefix.trim_end_matches('/'))
-                    .map_err(|_| bad("the prefix is not a valid object path"))?;
-                (Arc::new(s3), prefix)
+                s3(url, rest)?
             } else if url.contains("://") && !url.starts_with("file://") {
                 return Err(bad("expected a path, file://PATH or s3://BUCKET/PREFIX"));
             } else {
@@ -323,4 +308,36 @@ impl Backend {
             Err(e) => Err(Self::err("delete", rel, e)),
         }
     }
+}
+
+#[cfg(feature = "s3")]
+fn s3(url: &str, rest: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
+    let bad = |reason| StoreError::Url {
+        url: url.to_string(),
+        reason,
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(bad("no bucket name"));
+    }
+    let s3 = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .map_err(|source| StoreError::Backend {
+            op: "configure S3 for",
+            path: url.to_string(),
+            source,
+        })?;
+    let prefix = Path::parse(prefix.trim_end_matches('/'))
+        .map_err(|_| bad("the prefix is not a valid object path"))?;
+    Ok((Arc::new(s3), prefix))
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3(url: &str, _rest: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
+    Err(StoreError::Url {
+        url: url.to_string(),
+        reason: "this build has no S3 support (cargo feature `s3`)",
+    })
 }

@@ -295,3 +295,64 @@ fn decode(algorithm: HashAlgorithm, r: &Request, data: Bytes, form: Form) -> Res
 pub fn manifest_path(key: &str) -> Result<String> {
     Ok(format!("manifests/{}", parse_key(key)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pack::PackId;
+
+    fn request(frames: &[(&[u8], Digest, u32)]) -> (Request, Bytes) {
+        let mut data = Vec::new();
+        let mut chunks = Vec::new();
+        for (frame, digest, len) in frames {
+            let loc = Location {
+                pack: PackId([1; 32]),
+                offset: data.len() as u64,
+                clen: frame.len() as u32,
+                len: *len,
+            };
+            data.extend_from_slice(frame);
+            chunks.push((*digest, loc));
+        }
+        let r = Request {
+            loc: chunks[0].1,
+            end: data.len() as u64,
+            chunks,
+        };
+        (r, Bytes::from(data))
+    }
+
+    #[test]
+    fn decode_checks_digest_and_length() {
+        let zstd = chunker::compress::Compressor::new(Codec::Zstd).checksum(false);
+        let (a, b) = (vec![1u8; 1000], vec![2u8; 1000]);
+        let (fa, fb) = (zstd.compress(&a).unwrap(), zstd.compress(&b).unwrap());
+        let da = chunker::hash(HashAlgorithm::Sha256, &a);
+        let db = chunker::hash(HashAlgorithm::Sha256, &b);
+        let (r, data) = request(&[(&fa, da, 1000), (&fb, db, 1000)]);
+        let out = decode(HashAlgorithm::Sha256, &r, data, Form::Nar).unwrap();
+        assert_eq!((&out[0][..], &out[1][..]), (&a[..], &b[..]));
+        // A valid frame of other bytes: the digest check names the chunk.
+        let (r, data) = request(&[(&fa, da, 1000), (&fa, db, 1000)]);
+        match decode(HashAlgorithm::Sha256, &r, data, Form::Frames) {
+            Err(StoreError::CorruptChunk {
+                digest,
+                reason,
+                offset,
+                ..
+            }) => {
+                assert_eq!(
+                    (digest, reason, offset),
+                    (db, "digest mismatch", fa.len() as u64)
+                );
+            }
+            r => panic!("expected a digest mismatch, got {r:?}"),
+        }
+        // A frame longer than its recorded length stops at the limit.
+        let (r, data) = request(&[(&fa, da, 999)]);
+        assert!(matches!(
+            decode(HashAlgorithm::Sha256, &r, data, Form::Nar),
+            Err(StoreError::CorruptChunk { .. })
+        ));
+    }
+}

@@ -314,6 +314,30 @@ pub fn hostile_objects(ts: &TestStore) {
         store.manifest(key),
         Err(StoreError::Format { .. })
     ));
+    // A manifest whose chunks are all there but whose NarHash is not theirs: the chunks
+    // verify, the NarHash does not.
+    let real = store.manifest(&r.key).unwrap();
+    let fake_hash = Digest::new(HashAlgorithm::Sha256, [3; 32]);
+    let fake = chunker_store::Manifest::new(
+        *store.config(),
+        real.nar_size,
+        fake_hash,
+        real.file_size,
+        real.file_hash,
+        real.chunks.clone(),
+    );
+    with_backend(&url, async |b| {
+        b.put(&fake.path(), Bytes::from(fake.encode()), false)
+            .await
+            .unwrap();
+    });
+    match store.cat(&fake.key(), &mut Vec::new()) {
+        Err(StoreError::NarHashMismatch { key, actual }) => {
+            assert_eq!((key, actual), (fake.key(), real.nar_hash));
+        }
+        r => panic!("expected NarHashMismatch, got {r:?}"),
+    }
+    with_backend(&url, async |b| b.delete(&fake.path()).await.unwrap());
     // A garbage index segment: opening the store names it.
     let seg = format!("index/{}", "ab".repeat(32));
     with_backend(&url, async |b| {
