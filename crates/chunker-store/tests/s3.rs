@@ -39,8 +39,8 @@ struct Ctx {
 /// A case: its name and body. Each case uses its own key prefix in the shared bucket.
 type Case = (&'static str, fn(&Ctx));
 
-/// The shared suite's cases, by name (the list `tests/local.rs` runs).
-macro_rules! suite {
+/// The shared suite's cases as table rows (`suite::with_cases!` lists them).
+macro_rules! suite_rows {
     ($($name:ident),* $(,)?) => {[$((stringify!($name), (|c: &Ctx| suite::$name(&c.ts)) as fn(&Ctx))),*]};
 }
 
@@ -56,20 +56,7 @@ const CASES: &[Case] = &[
     }),
 ];
 
-const SUITE: &[Case] = &suite!(
-    round_trip_real_nars,
-    compressed_inputs,
-    dedup_two_versions,
-    flipped_byte,
-    missing_pack,
-    hostile_objects,
-    config_pinned,
-    ranges,
-    list_and_remove,
-    crash_then_add,
-    concurrent_identical_adds,
-    puts_per_pack,
-);
+const SUITE: &[Case] = &suite::with_cases!(suite_rows);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -198,6 +185,17 @@ fn object_store(rgw: &Rgw) -> object_store::aws::AmazonS3 {
         .expect("an S3 client for the local gateway")
 }
 
+/// The whole object at `path`.
+async fn read(s3: &impl ObjectStore, path: &Path) -> Bytes {
+    let got = s3
+        .get(path)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    got.bytes()
+        .await
+        .unwrap_or_else(|e| panic!("body of {path}: {e}"))
+}
+
 /// object_store 0.14 against radosgw: put, get, range get, head, list (flat and by
 /// delimiter), create-only put honoured, delete; and the gateway's log agrees on the PUTs.
 fn object_store_against_radosgw(rgw: &Rgw) {
@@ -218,13 +216,7 @@ fn object_store_against_radosgw(rgw: &Rgw) {
             .await
             .expect("put b");
 
-        let got = s3
-            .get(&a)
-            .await
-            .expect("get a")
-            .bytes()
-            .await
-            .expect("body of a");
+        let got = read(&s3, &a).await;
         assert_eq!(got, data, "GET returns the bytes PUT");
         let range = s3.get_range(&a, 1000..70_000).await.expect("range get");
         assert_eq!(
@@ -275,13 +267,7 @@ fn object_store_against_radosgw(rgw: &Rgw) {
             matches!(again, Err(object_store::Error::AlreadyExists { .. })),
             "a create-only PUT over an existing object is refused: {again:?}"
         );
-        let kept = s3
-            .get(&b)
-            .await
-            .expect("get b")
-            .bytes()
-            .await
-            .expect("body of b");
+        let kept = read(&s3, &b).await;
         assert_eq!(kept.as_ref(), b"index");
         let fresh = Path::from(format!("{base}/manifests/c"));
         s3.put_opts(&fresh, PutPayload::from_static(b"new"), create)
@@ -336,13 +322,7 @@ fn object_store_multipart_against_radosgw(rgw: &Rgw) {
                 .expect("part");
         }
         upload.complete().await.expect("complete");
-        let got = s3
-            .get(&key)
-            .await
-            .expect("get")
-            .bytes()
-            .await
-            .expect("body");
+        let got = read(&s3, &key).await;
         assert!(
             got == data,
             "the multipart object reads back whole ({} bytes)",
