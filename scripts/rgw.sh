@@ -121,6 +121,9 @@ osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
+# The mon's data is a few MB: start on a disk that is over 95 % full (builds fill it).
+mon data avail crit = 0
+mon data avail warn = 0
 # One monitor: commit map changes at once (each pool the gateway creates is a new map).
 paxos propose interval = 0.01
 paxos min wait = 0.01

@@ -146,6 +146,7 @@ impl Rgw {
             .map_err(|e| e.to_string())?;
         let status = child.wait().map_err(|e| e.to_string())?;
         if !status.success() {
+            rgw.keep = true;
             return Err(format!(
                 "rgw.sh start {}: {status}: {}",
                 rgw.dir.display(),
