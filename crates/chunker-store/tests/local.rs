@@ -14,17 +14,4 @@ macro_rules! local {
     )*};
 }
 
-local!(
-    round_trip_real_nars,
-    compressed_inputs,
-    dedup_two_versions,
-    flipped_byte,
-    missing_pack,
-    hostile_objects,
-    config_pinned,
-    ranges,
-    list_and_remove,
-    crash_then_add,
-    concurrent_identical_adds,
-    puts_per_pack,
-);
+suite::with_cases!(local);

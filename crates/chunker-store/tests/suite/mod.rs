@@ -13,6 +13,28 @@ use chunker_testdata::{generate, Kind};
 
 use crate::support::TestStore;
 
+/// Every case of the suite, in one list for every backend: `with_cases!(m)` expands to
+/// `m! { case, case, … }` (`tests/local.rs` makes `#[test]`s of them, `tests/s3.rs` a table).
+macro_rules! with_cases {
+    ($m:ident) => {
+        $m! {
+            round_trip_real_nars,
+            compressed_inputs,
+            dedup_two_versions,
+            flipped_byte,
+            missing_pack,
+            hostile_objects,
+            config_pinned,
+            ranges,
+            list_and_remove,
+            crash_then_add,
+            concurrent_identical_adds,
+            puts_per_pack,
+        }
+    };
+}
+pub(crate) use with_cases;
+
 /// Real trees whose NARs the round trip uses (the ones that exist here).
 pub const REAL_TREES: &[&str] = &[
     "/usr/share/zoneinfo",
