@@ -27,6 +27,20 @@ fn ok_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A store with 64 KiB packs.
+fn init_small(store: &str) {
+    ok_json(&[
+        "store",
+        "init",
+        "--store",
+        store,
+        "--pack-target",
+        "64K",
+        "--format",
+        "json",
+    ]);
+}
+
 fn count_files(dir: &Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;
@@ -43,16 +57,7 @@ fn kill_9_during_add_then_add_and_gc() {
     let s = store.to_str().unwrap();
     let input = tmp.file("input.bin", &generate(Kind::Random, 96 << 20, 31));
     let input = input.to_str().unwrap();
-    ok_json(&[
-        "store",
-        "init",
-        "--store",
-        s,
-        "--pack-target",
-        "64K",
-        "--format",
-        "json",
-    ]);
+    init_small(s);
     let mut child = Command::new(env!("CARGO_BIN_EXE_chunker"))
         .args(["store", "add", "--store", s, "--no-progress", input])
         .stdout(Stdio::null())
@@ -125,16 +130,7 @@ fn gc_dry_run_and_simulate_json() {
     let s = store.to_str().unwrap();
     let a = tmp.file("a.bin", &generate(Kind::Binary, 3 << 20, 1));
     let b = tmp.file("b.bin", &generate(Kind::Binary, 3 << 20, 2));
-    ok_json(&[
-        "store",
-        "init",
-        "--store",
-        s,
-        "--pack-target",
-        "64K",
-        "--format",
-        "json",
-    ]);
+    init_small(s);
     let ra = ok_json(&[
         "store",
         "add",
