@@ -19,7 +19,7 @@ use crate::store::Store;
 /// PUTs of packs in flight at once during an ingest.
 const PUTS_IN_FLIGHT: usize = 4;
 /// The 16 bytes every NAR starts with: `str("nix-archive-1")`'s length and 8 bytes of it.
-const NAR_START: &[u8; 16] = b"\x0d\0\0\0\0\0\0\0nix-arch";
+pub(crate) const NAR_START: &[u8; 16] = b"\x0d\0\0\0\0\0\0\0nix-arch";
 
 /// What one ingest did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +114,8 @@ impl Store {
 
     fn ingest(&self, nar: Box<dyn Read + Send>, fault: AddFault) -> Result<AddReport> {
         let before = self.requests();
+        // Before any chunk is looked up: a lease that keeps a GC from deleting (crate::lock).
+        let lease = self.ingest_lease()?;
         let config = self.config;
         let pipeline = Pipeline::new(config.chunk_options())
             .compress(config.compressor())
@@ -188,10 +190,12 @@ impl Store {
         let nar_hash = summary.digest.expect("the pipeline computes the NarHash");
         // Packs are all stored: now the index segment, then the manifest.
         if !finished.is_empty() {
-            let segment = IndexSegment::from_packs(
+            let mut segment = IndexSegment::from_packs(
                 config.digest(),
                 finished.iter().map(|p| (p.id, p.entries.as_slice())),
             );
+            // A nonce, so that this segment's name is its own (crate::lock::nonce_id).
+            segment.supersedes.push(crate::lock::nonce_id());
             let (id, bytes) = segment.encode();
             self.block_on(self.backend.put(&id.path(), Bytes::from(bytes), true))?;
             let mut index = self.lock_index();
@@ -210,6 +214,7 @@ impl Store {
             }
         }
         report.chunks = entries.len() as u64;
+        self.before_manifest_hook();
         let manifest = Manifest::new(
             config,
             summary.length,
@@ -224,6 +229,7 @@ impl Store {
             true,
         ))?;
         report.existed = written == Written::Existed;
+        lease.release()?;
         report.key = manifest.key();
         report.nar_hash = nar_hash;
         report.nar_size = summary.length;
@@ -276,7 +282,7 @@ fn join(r: std::result::Result<Result<Written>, tokio::task::JoinError>) -> Resu
     .map(|_| ())
 }
 
-type BoxRead = Box<dyn Read + Send>;
+pub(crate) type BoxRead = Box<dyn Read + Send>;
 type Progress = Box<dyn FnMut(u64) + Send>;
 
 struct Counted {
@@ -300,7 +306,7 @@ fn counted(inner: BoxRead, progress: Option<Progress>) -> BoxRead {
 }
 
 /// Read up to 16 bytes and give them back in front of the rest.
-fn peek(mut r: BoxRead) -> Result<(Vec<u8>, BoxRead)> {
+pub(crate) fn peek(mut r: BoxRead) -> Result<(Vec<u8>, BoxRead)> {
     let mut head = Vec::with_capacity(16);
     (&mut r)
         .take(16)
@@ -312,7 +318,7 @@ fn peek(mut r: BoxRead) -> Result<(Vec<u8>, BoxRead)> {
 
 /// A NAR as it is, or decompressed when it starts with a zstd, xz, bzip2 or lz4 frame.
 /// Anything else is taken as a NAR (the pipeline does not parse it).
-fn nar_reader(r: BoxRead) -> Result<BoxRead> {
+pub(crate) fn nar_reader(r: BoxRead) -> Result<BoxRead> {
     let (head, r) = peek(r)?;
     if head.starts_with(NAR_START) {
         return Ok(r);

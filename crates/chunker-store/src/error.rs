@@ -254,6 +254,23 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A NAR of a binary cache could not be imported (or exported).
+    #[error("{narinfo}: {reason}")]
+    Import {
+        /// The narinfo.
+        narinfo: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another process holds a lock that this operation cannot proceed under (a GC
+    /// running; or, for a GC, another GC).
+    #[error("the store is locked by {lock} (owner {owner})")]
+    Locked {
+        /// The lock's object path.
+        lock: String,
+        /// Its holder, `host:pid`.
+        owner: String,
+    },
     /// The store's own runtime could not start, or a task of it failed.
     #[error("store runtime: {reason}")]
     Runtime {

@@ -226,7 +226,12 @@ impl Store {
             }
         }
         // The index: every entry where a pack's footer says it is.
-        for (seg_id, seg) in self.block_on(load_segments(&self.backend))? {
+        // Superseded segments are not read (a GC deletes them later).
+        let segments = self.block_on(load_segments(&self.backend))?;
+        let live: Vec<_> = crate::Index::from_segments(segments.clone())
+            .segments()
+            .to_vec();
+        for (seg_id, seg) in segments.into_iter().filter(|(id, _)| live.contains(id)) {
             for (d, loc) in &seg.entries {
                 let ok = footers
                     .get(&loc.pack)

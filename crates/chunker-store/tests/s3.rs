@@ -15,6 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod gc_suite;
 mod suite;
 mod support;
 
@@ -58,6 +59,21 @@ const CASES: &[Case] = &[
 
 const SUITE: &[Case] = &suite::with_cases!(suite_rows);
 
+/// GC and lock cases of `tests/gc_suite` on the gateway (import, dedup and simulate read
+/// local trees and caches; the backend they write to is covered by the suite above).
+macro_rules! gc_rows {
+    ($($name:ident),* $(,)?) => {[$((stringify!($name), (|c: &Ctx| gc_suite::$name(&c.ts)) as fn(&Ctx))),*]};
+}
+
+const GC: &[Case] = &gc_rows!(
+    gc_reclaims_after_grace,
+    gc_after_crashed_ingest,
+    gc_races_paused_ingest,
+    stale_handle_after_gc,
+    repack_sparse_packs,
+    locks_exclusive_and_stale,
+);
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let filters: Vec<&str> = args
@@ -65,7 +81,7 @@ fn main() -> ExitCode {
         .map(String::as_str)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let all = CASES.iter().chain(SUITE);
+    let all = CASES.iter().chain(SUITE).chain(GC);
     let selected: Vec<&Case> = all
         .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f)))
         .collect();
@@ -78,7 +94,7 @@ fn main() -> ExitCode {
     if selected.is_empty() {
         println!(
             "\nrunning 0 tests (filtered out {})",
-            CASES.len() + SUITE.len()
+            CASES.len() + SUITE.len() + GC.len()
         );
         return ExitCode::SUCCESS;
     }

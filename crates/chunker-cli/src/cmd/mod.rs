@@ -12,6 +12,7 @@ mod key;
 mod nar;
 mod narinfo;
 pub mod store;
+pub mod store_gc;
 
 use chunker::{Config, Preset};
 

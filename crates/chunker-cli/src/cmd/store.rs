@@ -116,9 +116,27 @@ pub enum StoreCommand {
         #[arg(long)]
         rebuild_index: bool,
     },
+    /// Garbage collection: mark from the manifests, repack sparse packs, condemn what
+    /// is dead, delete what an earlier run condemned once past the grace period.
+    #[command(after_help = EXIT_CODES)]
+    Gc(super::store_gc::GcArgs),
+    /// Import a Nix binary cache (narinfo + NARs) from a directory or over HTTP;
+    /// each NAR's NarHash is checked, each narinfo kept.
+    #[command(after_help = EXIT_CODES)]
+    Import(super::store_gc::ImportArgs),
+    /// Export the imported NARs as a binary cache directory (narinfo + `.nar.zst`).
+    #[command(after_help = EXIT_CODES)]
+    Export(super::store_gc::ExportArgs),
+    /// Compare chunk sizes on sample NARs without a store: unique and stored bytes,
+    /// dedup ratio, chunks, packs and PUTs per parameter set (no --store needed).
+    #[command(after_help = EXIT_CODES)]
+    Simulate(super::store_gc::SimulateArgs),
 }
 
 pub fn run(a: StoreArgs) -> Result<()> {
+    if let StoreCommand::Simulate(s) = &a.command {
+        return super::store_gc::simulate(s, a.format == BenchFormat::Json);
+    }
     let url = match a.store.clone().or_else(|| std::env::var(STORE_ENV).ok()) {
         Some(u) if !u.is_empty() => u,
         _ => {
@@ -257,6 +275,10 @@ pub fn run(a: StoreArgs) -> Result<()> {
                 out.flush().map_err(write_err)
             }
         }
+        StoreCommand::Gc(g) => super::store_gc::gc(&url, &g, json),
+        StoreCommand::Import(i) => super::store_gc::import(&url, &i, json),
+        StoreCommand::Export(e) => super::store_gc::export(&url, &e, json),
+        StoreCommand::Simulate(_) => unreachable!("handled above"),
         StoreCommand::Verify { rebuild_index } => {
             let store = open(&url)?;
             if rebuild_index {
@@ -321,12 +343,12 @@ fn copy_err(e: &StoreError) -> std::io::Error {
     std::io::Error::other(msg)
 }
 
-fn open(url: &str) -> Result<Store> {
+pub(crate) fn open(url: &str) -> Result<Store> {
     Store::open(url).map_err(store_err)
 }
 
 /// The exit code for a store error.
-fn store_err(e: StoreError) -> CliError {
+pub(crate) fn store_err(e: StoreError) -> CliError {
     let code = match &e {
         e if e.is_verification() => Code::Verify,
         StoreError::Url { .. } | StoreError::BadKey { .. } | StoreError::BadRange { .. } => {
@@ -343,7 +365,7 @@ fn store_err(e: StoreError) -> CliError {
             PipelineError::InvalidEnv { .. } => Code::Config,
             _ => Code::Failure,
         },
-        StoreError::Compression { .. } => Code::Data,
+        StoreError::Compression { .. } | StoreError::Import { .. } => Code::Data,
         _ => Code::Failure,
     };
     match e {
@@ -353,7 +375,7 @@ fn store_err(e: StoreError) -> CliError {
     }
 }
 
-fn print_json(v: &Value) -> Result<()> {
+pub(crate) fn print_json(v: &Value) -> Result<()> {
     let mut out = output::stdout();
     serde_json::to_writer(&mut out, v)
         .map_err(io::Error::from)
@@ -368,7 +390,7 @@ fn println_out(s: &str) -> Result<()> {
     out.flush().map_err(write_err)
 }
 
-fn requests_json(r: &Requests) -> Value {
+pub(crate) fn requests_json(r: &Requests) -> Value {
     json!({"put": r.puts, "put_bytes": r.put_bytes, "get": r.gets, "range_get": r.range_gets,
            "get_bytes": r.get_bytes, "head": r.heads, "list": r.lists, "delete": r.deletes,
            "total": r.total()})

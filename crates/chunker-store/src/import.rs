@@ -1,0 +1,376 @@
+//! Import a Nix binary cache (narinfo + NAR files, as `nix copy --to file://DIR`
+//! writes them) from a directory or over HTTP, and export the store as one.
+//!
+//! Each NAR is decompressed (xz, zstd, bzip2, lz4 or none), its FileHash and FileSize
+//! checked when the narinfo has them, and its NarHash and NarSize checked while it is
+//! ingested: a mismatch fails that NAR's ingest before its manifest is written. The
+//! narinfo text is kept as it was (signatures included) at `narinfo/<store-path-hash>`.
+//!
+//! Over HTTP the cache must let its narinfos be found: a WebDAV listing, or an HTML
+//! directory index (as `python3 -m http.server` serves) whose links name them.
+
+use std::io::{Cursor, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chunker::hash::{Digest, HashAlgorithm, Hasher};
+use chunker::nix::narinfo::NarInfo;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::add::nar_reader;
+use crate::backend::Requests;
+use crate::error::{Result, StoreError};
+use crate::store::Store;
+
+/// Most bytes of a narinfo that are read.
+const MAX_NARINFO: usize = 1 << 20;
+
+/// One NAR imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Imported {
+    /// The narinfo's name without `.narinfo` (the store path's hash part).
+    pub name: String,
+    /// The store path.
+    pub store_path: String,
+    /// The NAR's key in the store.
+    pub key: String,
+    /// NarSize.
+    pub nar_size: u64,
+    /// New unique bytes it added.
+    pub new_bytes: u64,
+    /// Whether the store had it already.
+    pub existed: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ImportReport {
+    /// NARs imported (or already there).
+    pub imported: Vec<Imported>,
+    /// NARs that failed: narinfo name and why. The others are imported regardless.
+    pub failed: Vec<(String, StoreError)>,
+    /// Requests made to the store.
+    pub requests: Requests,
+}
+
+/// A cache to import from.
+struct Source {
+    store: Arc<dyn ObjectStore>,
+    url: String,
+    http: bool,
+}
+
+fn source_err(url: &str, op: &'static str, source: object_store::Error) -> StoreError {
+    StoreError::Backend {
+        op,
+        path: url.to_string(),
+        source,
+    }
+}
+
+impl Source {
+    fn open(url: &str) -> Result<Source> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            return Source::open_http(url);
+        }
+        let dir = url.strip_prefix("file://").unwrap_or(url);
+        let local = object_store::local::LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| source_err(url, "open cache", e))?;
+        Ok(Source {
+            store: Arc::new(local),
+            url: url.to_string(),
+            http: false,
+        })
+    }
+
+    #[cfg(feature = "http")]
+    fn open_http(url: &str) -> Result<Source> {
+        let store = object_store::http::HttpBuilder::new()
+            .with_url(url)
+            .with_client_options(object_store::ClientOptions::new().with_allow_http(true))
+            .build()
+            .map_err(|e| source_err(url, "open cache", e))?;
+        Ok(Source {
+            store: Arc::new(store),
+            url: url.to_string(),
+            http: true,
+        })
+    }
+
+    #[cfg(not(feature = "http"))]
+    fn open_http(url: &str) -> Result<Source> {
+        Err(StoreError::Url {
+            url: url.to_string(),
+            reason: "this build has no HTTP support (cargo feature `http`)",
+        })
+    }
+
+    async fn get(&self, rel: &str) -> Result<Bytes> {
+        let path = ObjPath::parse(rel).map_err(|_| StoreError::Url {
+            url: format!("{}/{rel}", self.url),
+            reason: "not a valid path in the cache",
+        })?;
+        let r = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| source_err(rel, "get", e))?;
+        r.bytes().await.map_err(|e| source_err(rel, "get", e))
+    }
+
+    /// The narinfo names (without `.narinfo`), sorted.
+    async fn narinfos(&self) -> Result<Vec<String>> {
+        let listed = self.store.list_with_delimiter(None).await;
+        let mut names: Vec<String> = match listed {
+            Ok(l) => l
+                .objects
+                .iter()
+                .filter_map(|o| o.location.filename()?.strip_suffix(".narinfo"))
+                .map(str::to_string)
+                .collect(),
+            Err(e) if self.http => {
+                // No WebDAV: read the directory index and take the links.
+                let page = self
+                    .store
+                    .get(&ObjPath::default())
+                    .await
+                    .map_err(|_| source_err(&self.url, "list", e))?
+                    .bytes()
+                    .await
+                    .map_err(|e| source_err(&self.url, "list", e))?;
+                links(&String::from_utf8_lossy(&page))
+            }
+            Err(e) => return Err(source_err(&self.url, "list", e)),
+        };
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+}
+
+/// Narinfo names linked from an HTML page (`href="NAME.narinfo"`).
+fn links(page: &str) -> Vec<String> {
+    page.split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next()?.strip_suffix(".narinfo"))
+        .map(|s| s.trim_start_matches("./").to_string())
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .collect()
+}
+
+/// Passes a NAR through, hashing it; at its end, a NarHash or NarSize other than the
+/// narinfo's is a read error (so the ingest fails before its manifest).
+struct Checked<R> {
+    inner: R,
+    hasher: Option<Hasher>,
+    size: u64,
+    want_hash: Digest,
+    want_size: u64,
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let Some(hasher) = self.hasher.take() else {
+                return Ok(0);
+            };
+            let got = hasher.finalize();
+            if got != self.want_hash || self.size != self.want_size {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "the NAR does not match its narinfo: NarHash {got} (narinfo {}), NarSize {} (narinfo {})",
+                        self.want_hash, self.size, self.want_size
+                    ),
+                ));
+            }
+            return Ok(0);
+        }
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+impl Store {
+    /// Import every narinfo and NAR of the binary cache at `source`: a directory,
+    /// `file://DIR`, or `http(s)://…`. NARs that fail are listed in the report; the
+    /// others are imported.
+    pub fn import(&self, source: &str) -> Result<ImportReport> {
+        let before = self.requests();
+        let src = Source::open(source)?;
+        let names = self.block_on(src.narinfos())?;
+        let mut report = ImportReport::default();
+        for name in names {
+            match self.import_one(&src, &name) {
+                Ok(i) => report.imported.push(i),
+                Err(e) => report.failed.push((name, e)),
+            }
+        }
+        report.requests = self.requests().since(&before);
+        Ok(report)
+    }
+
+    fn import_one(&self, src: &Source, name: &str) -> Result<Imported> {
+        let file = format!("{name}.narinfo");
+        let text = self.block_on(src.get(&file))?;
+        let bad = |reason: String| StoreError::Import {
+            narinfo: file.clone(),
+            reason,
+        };
+        if text.len() > MAX_NARINFO {
+            return Err(bad("the narinfo is larger than 1 MiB".into()));
+        }
+        let text = std::str::from_utf8(&text)
+            .map_err(|_| bad("the narinfo is not UTF-8".into()))?
+            .to_string();
+        let info = NarInfo::parse(&text).map_err(|e| bad(e.to_string()))?;
+        if info.nar_hash.algorithm() != HashAlgorithm::Sha256 {
+            return Err(bad("NarHash is not SHA-256".into()));
+        }
+        let nar = self.block_on(src.get(&info.url))?;
+        if let Some(size) = info.file_size {
+            if size != nar.len() as u64 {
+                return Err(bad(format!(
+                    "{} is {} bytes, FileSize says {size}",
+                    info.url,
+                    nar.len()
+                )));
+            }
+        }
+        if let Some(h) = &info.file_hash {
+            let got = chunker::hash(h.algorithm(), &nar);
+            if got != *h {
+                return Err(bad(format!("{} has FileHash {got}, narinfo {h}", info.url)));
+            }
+        }
+        let reader = nar_reader(Box::new(Cursor::new(nar)))?;
+        let checked = Checked {
+            inner: reader,
+            hasher: Some(Hasher::new(HashAlgorithm::Sha256)),
+            size: 0,
+            want_hash: info.nar_hash,
+            want_size: info.nar_size,
+        };
+        let added = self.add_nar_reader(checked)?;
+        if added.nar_hash != info.nar_hash {
+            return Err(bad(format!(
+                "NarHash {} read back, narinfo {}",
+                added.nar_hash, info.nar_hash
+            )));
+        }
+        self.block_on(self.backend.put(
+            &format!("narinfo/{name}"),
+            Bytes::from(text.into_bytes()),
+            false,
+        ))?;
+        Ok(Imported {
+            name: name.to_string(),
+            store_path: info.store_path.clone(),
+            key: added.key,
+            nar_size: added.nar_size,
+            new_bytes: added.new_bytes,
+            existed: added.existed,
+        })
+    }
+
+    /// Export every imported narinfo whose NAR is in the store as a binary cache in the
+    /// directory `dir`: `nix-cache-info`, `<name>.narinfo` (the narinfo kept at import
+    /// with URL, Compression, FileHash and FileSize rewritten; signatures stay valid,
+    /// as they do not cover those) and `nar/<filehash>.nar.zst` (the stored frames).
+    /// Returns the number of NARs written.
+    pub fn export(&self, dir: &Path) -> Result<u64> {
+        let out = |source| StoreError::Output { source };
+        std::fs::create_dir_all(dir.join("nar")).map_err(out)?;
+        let objects = self.block_on(self.backend.list("narinfo"))?;
+        let mut store_dir = None;
+        let mut n = 0;
+        for o in objects {
+            let Some(name) = o.path.strip_prefix("narinfo/") else {
+                continue;
+            };
+            let Some(text) = self.block_on(self.backend.get(&o.path))? else {
+                continue;
+            };
+            let file = format!("{name}.narinfo");
+            let bad = |reason: String| StoreError::Import {
+                narinfo: o.path.clone(),
+                reason,
+            };
+            let text = String::from_utf8_lossy(&text[..text.len().min(MAX_NARINFO)]).into_owned();
+            let mut info = NarInfo::parse(&text).map_err(|e| bad(e.to_string()))?;
+            let key = info.nar_hash.to_nix32();
+            let m = match self.manifest(&key) {
+                Ok(m) => m,
+                Err(StoreError::NotFound { .. }) => continue, // removed since: not exported
+                Err(e) => return Err(e),
+            };
+            let nar_file = format!("nar/{}.nar.zst", m.file_hash.to_nix32());
+            let tmp = dir.join(format!("{nar_file}.tmp"));
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(out)?);
+            self.cat_zst(&key, &mut w)?;
+            std::io::Write::flush(&mut w).map_err(out)?;
+            drop(w);
+            std::fs::rename(&tmp, dir.join(&nar_file)).map_err(out)?;
+            info.url = nar_file;
+            info.compression = "zstd".to_string();
+            info.file_hash = Some(m.file_hash);
+            info.file_size = Some(m.file_size);
+            store_dir.get_or_insert_with(|| info.store_dir().to_string());
+            std::fs::write(dir.join(file), info.to_string()).map_err(out)?;
+            n += 1;
+        }
+        let info = format!(
+            "StoreDir: {}\nWantMassQuery: 1\nPriority: 40\n",
+            store_dir.as_deref().unwrap_or("/nix/store")
+        );
+        std::fs::write(dir.join("nix-cache-info"), info).map_err(out)?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_from_an_index_page() {
+        let page = r#"<li><a href="nar/">nar/</a></li>
+<li><a href="abc123.narinfo">abc123.narinfo</a></li>
+<li><a href="nix-cache-info">nix-cache-info</a></li>
+<li><a href="./zz9.narinfo">x</a></li><a href="../evil/x.narinfo">"#;
+        assert_eq!(links(page), vec!["abc123", "zz9"]);
+    }
+
+    #[test]
+    fn checked_reader_refuses_a_wrong_nar() {
+        let data = b"some nar bytes".to_vec();
+        let good = chunker::hash(HashAlgorithm::Sha256, &data);
+        let mut ok = Checked {
+            inner: Cursor::new(data.clone()),
+            hasher: Some(Hasher::new(HashAlgorithm::Sha256)),
+            size: 0,
+            want_hash: good,
+            want_size: data.len() as u64,
+        };
+        let mut out = Vec::new();
+        ok.read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+        let mut bad = Checked {
+            inner: Cursor::new(b"other bytes!!!".to_vec()),
+            hasher: Some(Hasher::new(HashAlgorithm::Sha256)),
+            size: 0,
+            want_hash: good,
+            want_size: data.len() as u64,
+        };
+        let e = bad.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+    }
+}
