@@ -2,7 +2,9 @@
 # Chunk store figures for docs/BENCHMARKS.md ("Chunk store"): `store add` of a real NAR
 # against `chunk --compress zstd` of the same file (the pipeline alone), alternated in
 # one run, and `store cat` (every chunk decompressed and digest-checked, NarHash checked)
-# from a local store. Usage: scripts/bench-store.sh [TREE] (default /usr/share/doc);
+# from a local store. The row `chunk+narhash` (`chunk --compress zstd --stream-hash sha256`)
+# is the like-for-like peer: the same pipeline with the NarHash that the store must compute.
+# Usage: scripts/bench-store.sh [TREE] (default /usr/share/doc);
 # REPEAT (default 5) runs of each, medians printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,9 +23,10 @@ echo "NAR of $tree: $size bytes"
 cat "$nar" > /dev/null
 secs() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-: > "$tmp/chunk.t"; : > "$tmp/add.t"; : > "$tmp/cat.t"
+: > "$tmp/chunk.t"; : > "$tmp/chunk+narhash.t"; : > "$tmp/add.t"; : > "$tmp/cat.t"
 for i in $(seq "$repeat"); do
   secs "$c" chunk --compress zstd --no-progress "$nar" >> "$tmp/chunk.t"
+  secs "$c" chunk --compress zstd --stream-hash sha256 --no-progress "$nar" >> "$tmp/chunk+narhash.t"
   rm -rf "$tmp/s"; "$c" store --store "$tmp/s" init > /dev/null
   secs "$c" store --store "$tmp/s" --no-progress add "$nar" >> "$tmp/add.t"
 done
@@ -31,11 +34,13 @@ key=$("$c" store --store "$tmp/s" add "$nar" --format json | sed 's/.*"key":"\([
 for i in $(seq "$repeat"); do
   secs "$c" store --store "$tmp/s" --no-progress cat "$key" >> "$tmp/cat.t"
 done
-for k in chunk add cat; do
+for k in chunk chunk+narhash add cat; do
   m=$(median < "$tmp/$k.t")
   printf '%-34s median %6.3f s  %5.2f GB/s  (runs: %s)\n' \
     "$k" "$m" "$(echo "$size / $m / 1000000000" | bc -l)" "$(tr '\n' ' ' < "$tmp/$k.t")"
 done
 chunk=$(median < "$tmp/chunk.t"); add=$(median < "$tmp/add.t")
 printf 'store add / chunk --compress zstd throughput ratio: %.2f\n' "$(echo "$chunk / $add" | bc -l)"
+narhash=$(median < "$tmp/chunk+narhash.t")
+printf 'store add / chunk --compress zstd --stream-hash sha256 throughput ratio: %.2f\n' "$(echo "$narhash / $add" | bc -l)"
 "$c" store --store "$tmp/s" stats

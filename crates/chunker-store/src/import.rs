@@ -1,21 +1,26 @@
 //! Import a Nix binary cache (narinfo + NAR files, as `nix copy --to file://DIR`
 //! writes them) from a directory or over HTTP, and export the store as one.
 //!
-//! Each NAR is decompressed (xz, zstd, bzip2, lz4 or none), its FileHash and FileSize
-//! checked when the narinfo has them, and its NarHash and NarSize checked while it is
-//! ingested: a mismatch fails that NAR's ingest before its manifest is written. The
+//! Each NAR streams in (never held whole in memory) and is decompressed (xz, zstd, bzip2,
+//! lz4 or none) while it is ingested; its NarHash and NarSize, and its FileHash and
+//! FileSize when the narinfo has them, are checked at its end: a mismatch fails that
+//! NAR's ingest before its manifest is written. A compressed NAR longer than its
+//! FileSize (or, without one, than 1.5 × NarSize + 1 MiB), or a NAR longer than its
+//! NarSize, fails as soon as the excess is read. Narinfos are read up to 1 MiB. The
 //! narinfo text is kept as it was (signatures included) at `narinfo/<store-path-hash>`.
 //!
 //! Over HTTP the cache must let its narinfos be found: a WebDAV listing, or an HTML
 //! directory index (as `python3 -m http.server` serves) whose links name them.
 
-use std::io::{Cursor, Read};
+use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use chunker::hash::{Digest, HashAlgorithm, Hasher};
 use chunker::nix::narinfo::NarInfo;
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
@@ -26,6 +31,8 @@ use crate::store::Store;
 
 /// Most bytes of a narinfo that are read.
 const MAX_NARINFO: usize = 1 << 20;
+/// Most bytes of an HTTP directory index page that are read.
+const MAX_INDEX_PAGE: usize = 64 << 20;
 
 /// One NAR imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +116,8 @@ impl Source {
         })
     }
 
-    async fn get(&self, rel: &str) -> Result<Bytes> {
+    /// The object at `rel`, as it arrives.
+    async fn stream(&self, rel: &str) -> Result<BoxStream<'static, object_store::Result<Bytes>>> {
         let path = ObjPath::parse(rel).map_err(|_| StoreError::Url {
             url: format!("{}/{rel}", self.url),
             reason: "not a valid path in the cache",
@@ -119,7 +127,22 @@ impl Source {
             .get(&path)
             .await
             .map_err(|e| source_err(rel, "get", e))?;
-        r.bytes().await.map_err(|e| source_err(rel, "get", e))
+        Ok(r.into_stream())
+    }
+
+    /// The object at `rel` whole, or `None` when it is longer than `limit` bytes (found
+    /// out while reading it: what the server says of its length is not trusted).
+    async fn get_limited(&self, rel: &str, limit: usize) -> Result<Option<Bytes>> {
+        let mut stream = self.stream(rel).await?;
+        let mut out = Vec::new();
+        while let Some(piece) = stream.next().await {
+            let piece = piece.map_err(|e| source_err(rel, "get", e))?;
+            if out.len() + piece.len() > limit {
+                return Ok(None);
+            }
+            out.extend_from_slice(&piece);
+        }
+        Ok(Some(Bytes::from(out)))
     }
 
     /// The narinfo names (without `.narinfo`), sorted.
@@ -134,14 +157,16 @@ impl Source {
                 .collect(),
             Err(e) if self.http => {
                 // No WebDAV: read the directory index and take the links.
-                let page = self
-                    .store
-                    .get(&ObjPath::default())
-                    .await
-                    .map_err(|_| source_err(&self.url, "list", e))?
-                    .bytes()
-                    .await
-                    .map_err(|e| source_err(&self.url, "list", e))?;
+                let page = match self.get_limited("", MAX_INDEX_PAGE).await {
+                    Ok(Some(page)) => page,
+                    Ok(None) => {
+                        return Err(StoreError::Url {
+                            url: self.url.clone(),
+                            reason: "the directory index page is larger than 64 MiB",
+                        })
+                    }
+                    Err(_) => return Err(source_err(&self.url, "list", e)),
+                };
                 links(&String::from_utf8_lossy(&page))
             }
             Err(e) => return Err(source_err(&self.url, "list", e)),
@@ -163,13 +188,21 @@ fn links(page: &str) -> Vec<String> {
 }
 
 /// Passes a NAR through, hashing it; at its end, a NarHash or NarSize other than the
-/// narinfo's is a read error (so the ingest fails before its manifest).
+/// narinfo's, or a FileHash or FileSize other than its compressed form's (`file`), is a
+/// read error (so the ingest fails before its manifest). More bytes than NarSize are
+/// an error at once.
 struct Checked<R> {
     inner: R,
     hasher: Option<Hasher>,
     size: u64,
     want_hash: Digest,
     want_size: u64,
+    /// The compressed NAR this one is decompressed from, checked after it.
+    file: Option<Tap>,
+}
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, message)
 }
 
 impl<R: Read> Read for Checked<R> {
@@ -181,20 +214,139 @@ impl<R: Read> Read for Checked<R> {
             };
             let got = hasher.finalize();
             if got != self.want_hash || self.size != self.want_size {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "the NAR does not match its narinfo: NarHash {got} (narinfo {}), NarSize {} (narinfo {})",
-                        self.want_hash, self.size, self.want_size
-                    ),
-                ));
+                return Err(invalid(format!(
+                    "the NAR does not match its narinfo: NarHash {got} (narinfo {}), NarSize {} (narinfo {})",
+                    self.want_hash, self.size, self.want_size
+                )));
+            }
+            if let Some(file) = &self.file {
+                file.finish()?;
             }
             return Ok(0);
+        }
+        self.size += n as u64;
+        if self.size > self.want_size {
+            self.hasher = None;
+            return Err(invalid(format!(
+                "the NAR is longer than its narinfo's NarSize ({})",
+                self.want_size
+            )));
         }
         if let Some(h) = &mut self.hasher {
             h.update(&buf[..n]);
         }
+        Ok(n)
+    }
+}
+
+/// A cache object read as it arrives, on the store's runtime (from a thread outside it).
+struct ObjectReader {
+    rt: tokio::runtime::Handle,
+    stream: BoxStream<'static, object_store::Result<Bytes>>,
+    piece: Bytes,
+}
+
+impl Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.piece.is_empty() {
+            match self.rt.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(Ok(piece)) => self.piece = piece,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.piece.len());
+        buf[..n].copy_from_slice(&self.piece[..n]);
+        self.piece.advance(n);
+        Ok(n)
+    }
+}
+
+/// The compressed NAR as it streams in, shared by the decompressor that reads it and the
+/// [`Checked`] reader that, at the NAR's end, drains what the decompressor left and
+/// checks FileSize and FileHash.
+#[derive(Clone)]
+struct Tap(Arc<Mutex<TapState>>);
+
+struct TapState {
+    inner: Box<dyn Read + Send>,
+    url: String,
+    /// FileHash's hasher (when the narinfo has one).
+    hasher: Option<Hasher>,
+    size: u64,
+    /// More bytes than this is an error at once.
+    max: u64,
+    want_hash: Option<Digest>,
+    want_size: Option<u64>,
+}
+
+impl Tap {
+    fn new(inner: Box<dyn Read + Send>, url: &str, info: &NarInfo) -> Tap {
+        let max = info.file_size.unwrap_or_else(|| {
+            info.nar_size
+                .saturating_add(info.nar_size / 2)
+                .saturating_add(1 << 20)
+        });
+        Tap(Arc::new(Mutex::new(TapState {
+            inner,
+            url: url.to_string(),
+            hasher: info.file_hash.map(|h| Hasher::new(h.algorithm())),
+            size: 0,
+            max,
+            want_hash: info.file_hash,
+            want_size: info.file_size,
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TapState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Read the rest, then check FileSize and FileHash.
+    fn finish(&self) -> std::io::Result<()> {
+        let mut s = self.lock();
+        let mut rest = [0u8; 16 << 10];
+        while s.read(&mut rest)? > 0 {}
+        if let Some(want) = s.want_size {
+            if s.size != want {
+                return Err(invalid(format!(
+                    "{} is {} bytes, FileSize says {want}",
+                    s.url, s.size
+                )));
+            }
+        }
+        if let (Some(want), Some(h)) = (s.want_hash, s.hasher.take()) {
+            let got = h.finalize();
+            if got != want {
+                return Err(invalid(format!(
+                    "{} has FileHash {got}, narinfo {want}",
+                    s.url
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Read for Tap {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.lock().read(buf)
+    }
+}
+
+impl TapState {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
         self.size += n as u64;
+        if self.size > self.max {
+            return Err(invalid(format!(
+                "{} is longer than {} bytes (its FileSize, or 1.5 × NarSize + 1 MiB without one)",
+                self.url, self.max
+            )));
+        }
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -220,14 +372,13 @@ impl Store {
 
     fn import_one(&self, src: &Source, name: &str) -> Result<Imported> {
         let file = format!("{name}.narinfo");
-        let text = self.block_on(src.get(&file))?;
         let bad = |reason: String| StoreError::Import {
             narinfo: file.clone(),
             reason,
         };
-        if text.len() > MAX_NARINFO {
-            return Err(bad("the narinfo is larger than 1 MiB".into()));
-        }
+        let text = self
+            .block_on(src.get_limited(&file, MAX_NARINFO))?
+            .ok_or_else(|| bad("the narinfo is larger than 1 MiB".into()))?;
         let text = std::str::from_utf8(&text)
             .map_err(|_| bad("the narinfo is not UTF-8".into()))?
             .to_string();
@@ -235,29 +386,21 @@ impl Store {
         if info.nar_hash.algorithm() != HashAlgorithm::Sha256 {
             return Err(bad("NarHash is not SHA-256".into()));
         }
-        let nar = self.block_on(src.get(&info.url))?;
-        if let Some(size) = info.file_size {
-            if size != nar.len() as u64 {
-                return Err(bad(format!(
-                    "{} is {} bytes, FileSize says {size}",
-                    info.url,
-                    nar.len()
-                )));
-            }
-        }
-        if let Some(h) = &info.file_hash {
-            let got = chunker::hash(h.algorithm(), &nar);
-            if got != *h {
-                return Err(bad(format!("{} has FileHash {got}, narinfo {h}", info.url)));
-            }
-        }
-        let reader = nar_reader(Box::new(Cursor::new(nar)))?;
+        let stream = self.block_on(src.stream(&info.url))?;
+        let object = ObjectReader {
+            rt: self.rt.handle().clone(),
+            stream,
+            piece: Bytes::new(),
+        };
+        let tap = Tap::new(Box::new(object), &info.url, &info);
+        let reader = nar_reader(Box::new(tap.clone()))?;
         let checked = Checked {
             inner: reader,
             hasher: Some(Hasher::new(HashAlgorithm::Sha256)),
             size: 0,
             want_hash: info.nar_hash,
             want_size: info.nar_size,
+            file: Some(tap),
         };
         let added = self.add_nar_reader(checked)?;
         if added.nar_hash != info.nar_hash {
@@ -339,6 +482,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
 
     #[test]
     fn links_from_an_index_page() {
@@ -359,6 +503,7 @@ mod tests {
             size: 0,
             want_hash: good,
             want_size: data.len() as u64,
+            file: None,
         };
         let mut out = Vec::new();
         ok.read_to_end(&mut out).unwrap();
@@ -369,6 +514,7 @@ mod tests {
             size: 0,
             want_hash: good,
             want_size: data.len() as u64,
+            file: None,
         };
         let e = bad.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);

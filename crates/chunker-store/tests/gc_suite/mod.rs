@@ -422,6 +422,45 @@ pub fn import_file_and_http_cache(ts: &TestStore) {
     let r3 = s3.import(bad.to_str().unwrap()).unwrap();
     assert_eq!((r3.imported.len(), r3.failed.len()), (0, 1));
     assert!(s3.keys().unwrap().is_empty());
+    // A forged FileHash, a FileSize shorter than the file (refused while the NAR streams
+    // in), a narinfo over 1 MiB: each refused with its reason, no manifest.
+    let field = |t: &str, key: &str| t.lines().find(|l| l.starts_with(key)).unwrap().to_string();
+    let file_size: u64 = field(&text, "FileSize: ")["FileSize: ".len()..]
+        .parse()
+        .unwrap();
+    let cases = [
+        (
+            "filehash",
+            text.replace(&field(&text, "FileHash:"), &field(&other, "FileHash:")),
+            "FileHash",
+        ),
+        (
+            "filesize",
+            text.replace(
+                &field(&text, "FileSize:"),
+                &format!("FileSize: {}", file_size / 2),
+            ),
+            "is longer than",
+        ),
+        (
+            "huge",
+            format!("{text}{}", "X-Padding: 0\n".repeat(100_000)),
+            "larger than 1 MiB",
+        ),
+    ];
+    for (tag, narinfo, reason) in cases {
+        let dir = ts.scratch.path(&format!("bad-{tag}"));
+        std::fs::create_dir_all(dir.join("nar")).unwrap();
+        std::fs::write(dir.join(format!("{}.narinfo", i0.name)), narinfo).unwrap();
+        std::fs::copy(cache.join(nar_url), dir.join(nar_url)).unwrap();
+        let u = ts.url(&format!("import-bad-{tag}"));
+        let s = Store::init(&u, StoreConfig::default()).unwrap();
+        let r = s.import(dir.to_str().unwrap()).unwrap();
+        assert_eq!((r.imported.len(), r.failed.len()), (0, 1), "{tag}");
+        let why = format!("{:?}", r.failed[0].1);
+        assert!(why.contains(reason), "{tag}: {why}");
+        assert!(s.keys().unwrap().is_empty(), "{tag}");
+    }
     // Export, and let Nix copy from it into another cache (NarHash checked by Nix).
     let out = ts.scratch.path("exported");
     assert_eq!(store.export(&out).unwrap(), 2);

@@ -522,7 +522,7 @@ pub fn concurrent_identical_adds(ts: &TestStore) {
     assert!(v.is_ok(), "{:?}", v.problems);
 }
 
-/// PUTs: one per pack, plus the index segment and the manifest; ~40 MiB of unique data
+/// PUTs: one per pack, plus the index segment, the manifest and the ingest lease; ~40 MiB
 /// into 32 MiB packs is 2 packs.
 pub fn puts_per_pack(ts: &TestStore) {
     let data = generate(Kind::Random, 40 << 20, 11);
