@@ -50,6 +50,27 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
+/// Files named `NAME#DIGITS` under `dir` (unfinished local writes).
+fn staging_files(dir: &Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.map(|e| e.unwrap().path())
+        .map(|p| {
+            if p.is_dir() {
+                staging_files(&p)
+            } else {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                usize::from(
+                    name.rsplit_once('#').is_some_and(|(_, n)| {
+                        !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                    }),
+                )
+            }
+        })
+        .sum()
+}
+
 #[test]
 fn kill_9_during_add_then_add_and_gc() {
     let tmp = TempDir::new("store-kill");
@@ -91,9 +112,30 @@ fn kill_9_during_add_then_add_and_gc() {
         "json",
         other.to_str().unwrap(),
     ]);
+    // An unfinished write (as a kill between writing and renaming leaves it; the kill
+    // above may or may not have left one): a dry run finds it, a GC deletes it.
+    let staged = store.join("packs").join("00").join("00ff#3");
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::write(&staged, b"half a pack").unwrap();
+    let dry = ok_json(&[
+        "store",
+        "gc",
+        "--store",
+        s,
+        "--grace",
+        "0",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    assert!(dry["staging_files"].as_u64().unwrap() >= 1, "{dry}");
+    assert!(staged.exists());
     let g1 = ok_json(&[
         "store", "gc", "--store", s, "--grace", "0", "--format", "json",
     ]);
+    assert_eq!(g1["staging_files"], dry["staging_files"], "{g1}");
+    assert!(!staged.exists());
+    assert_eq!(staging_files(&store), 0, "no staging file is left");
     assert_eq!(g1["broken_locks"].as_array().unwrap().len(), 1, "{g1}");
     // (A pack being written at the kill may be left as a staging file, not a pack.)
     let condemned = g1["condemned_packs"].as_u64().unwrap() as usize;

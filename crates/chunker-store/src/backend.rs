@@ -101,6 +101,8 @@ pub struct Backend {
     prefix: Path,
     url: String,
     meter: Arc<Meter>,
+    /// The directory of a local store.
+    local: Option<std::path::PathBuf>,
 }
 
 impl Backend {
@@ -113,6 +115,7 @@ impl Backend {
             url: url.to_string(),
             reason,
         };
+        let mut local_dir = None;
         let (store, prefix): (Arc<dyn ObjectStore>, Path) =
             if let Some(rest) = url.strip_prefix("s3://") {
                 s3(url, rest)?
@@ -140,6 +143,7 @@ impl Backend {
                         source,
                     },
                 )?;
+                local_dir = Some(std::path::PathBuf::from(dir));
                 (Arc::new(local), Path::default())
             };
         Ok(Backend {
@@ -147,7 +151,41 @@ impl Backend {
             prefix,
             url: url.to_string(),
             meter: Arc::default(),
+            local: local_dir,
         })
+    }
+
+    /// In a local store, the files that writes left unfinished (a process killed
+    /// between writing an object's staging file `NAME#N` and renaming it into place),
+    /// last modified at least `age` ago: (path, bytes). Listing never shows them. Other
+    /// backends have none (S3 objects appear whole or not at all).
+    pub(crate) fn stale_staging(&self, age: std::time::Duration) -> Vec<(std::path::PathBuf, u64)> {
+        let Some(root) = &self.local else {
+            return Vec::new();
+        };
+        let now = SystemTime::now();
+        let mut found = Vec::new();
+        // The store's layout is at most `packs/ab/NAME` deep; a little slack beyond.
+        let mut dirs = vec![(root.clone(), 0)];
+        while let Some((dir, depth)) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let Ok(kind) = e.file_type() else { continue };
+                if kind.is_dir() && depth < 4 {
+                    dirs.push((e.path(), depth + 1));
+                } else if kind.is_file() && is_staging_name(&e.file_name().to_string_lossy()) {
+                    let Ok(meta) = e.metadata() else { continue };
+                    let modified = meta.modified().unwrap_or(now);
+                    if now.duration_since(modified).unwrap_or_default() >= age {
+                        found.push((e.path(), meta.len()));
+                    }
+                }
+            }
+        }
+        found.sort();
+        found
     }
 
     /// The URL it was opened with.
@@ -340,4 +378,27 @@ fn s3(url: &str, _rest: &str) -> Result<(Arc<dyn ObjectStore>, Path)> {
         url: url.to_string(),
         reason: "this build has no S3 support (cargo feature `s3`)",
     })
+}
+
+/// Whether `name` is a local staging file's: `NAME#DIGITS` (object_store's
+/// `LocalFileSystem` writes each object so, then renames it).
+fn is_staging_name(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(base, n)| {
+        !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_staging_name;
+
+    #[test]
+    fn staging_names() {
+        for yes in ["ab12#1", "x#0042", "manifest#9"] {
+            assert!(is_staging_name(yes), "{yes}");
+        }
+        for no in ["ab12", "#1", "x#", "x#1a", "x#-1", "a#b"] {
+            assert!(!is_staging_name(no), "{no}");
+        }
+    }
 }

@@ -3,9 +3,13 @@
 //!
 //! A run ([`Store::gc`]):
 //! 1. takes the exclusive GC lock ([`crate::lock`]), breaks stale locks, and notes the
-//!    live ingest leases (while there are any, the run deletes nothing);
+//!    live ingest leases (while there are any, the run deletes nothing); in a local
+//!    store it deletes the staging files (`NAME#N`) of writes a killed process left,
+//!    once they are older than the grace period;
 //! 2. marks: every chunk a manifest (a root) names is live; each live chunk has one
-//!    *home* pack (the index's location unless that pack is on its way out);
+//!    *home* pack (the index's location unless that pack is on its way out); a
+//!    narinfo kept by `import` whose NAR is gone (removed) is deleted once it is older
+//!    than the grace period;
 //! 3. repacks packs whose live fraction is under the threshold: their live frames are
 //!    copied as they are into new packs;
 //! 4. writes one index segment that supersedes every segment it read (the locations of
@@ -27,6 +31,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use chunker::compress::{Codec, Decompressor};
 use chunker::hash::Digest;
+use chunker::nix::narinfo::NarInfo;
 use futures::StreamExt;
 
 use crate::backend::{ObjectInfo, Requests};
@@ -133,6 +138,16 @@ pub struct GcReport {
     pub deletion_postponed: Option<String>,
     /// Stale locks deleted (or, in a dry run, that would be).
     pub broken_locks: Vec<String>,
+    /// Staging files of local writes that never finished (a process killed mid-write),
+    /// older than the grace period: deleted (found, in a dry run or while deletion is
+    /// postponed).
+    pub staging_files: u64,
+    /// Bytes of those files.
+    pub staging_bytes: u64,
+    /// Narinfos kept by `import` whose NAR is no longer in the store (removed), older
+    /// than the grace period: deleted (found, in a dry run or while deletion is
+    /// postponed).
+    pub orphan_narinfos: u64,
     /// The index segment this run wrote.
     pub segment: Option<SegmentId>,
     /// Requests this run made.
@@ -233,6 +248,30 @@ impl Store {
         }
         let may_delete = !options.dry_run && live_ingests.is_empty();
 
+        // Staging files that killed writers left in a local store (listing never shows
+        // them): past the grace period, no write can still be using one.
+        let staging = self.backend.stale_staging(options.grace);
+        report.staging_files = staging.len() as u64;
+        report.staging_bytes = staging.iter().map(|(_, n)| n).sum();
+        if may_delete {
+            for (path, _) in &staging {
+                match std::fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(StoreError::Backend {
+                            op: "delete staging file",
+                            path: path.display().to_string(),
+                            source: object_store::Error::Generic {
+                                store: "LocalFileSystem",
+                                source: Box::new(e),
+                            },
+                        })
+                    }
+                }
+            }
+        }
+
         // 2. Mark.
         let manifests = self.manifests()?;
         report.nars = manifests.len() as u64;
@@ -241,6 +280,12 @@ impl Store {
             live.extend(m.chunks.iter().map(|(d, _)| *d.as_bytes()));
         }
         report.live_chunks = live.len() as u64;
+        let keys: HashSet<String> = manifests.iter().map(|m| m.key()).collect();
+        let orphan_narinfos = self.orphan_narinfos(&keys, now, options.grace)?;
+        report.orphan_narinfos = orphan_narinfos.len() as u64;
+        if may_delete {
+            self.delete_all(orphan_narinfos)?;
+        }
         let segments = self.block_on(load_segments(&self.backend))?;
         let index = Index::from_segments(segments.clone());
         let packs: HashMap<PackId, ObjectInfo> = self
@@ -471,6 +516,39 @@ impl Store {
         }
         report.requests = self.requests().since(&before);
         Ok(report)
+    }
+
+    /// The `narinfo/` objects older than `grace` whose NarHash names no NAR in `keys`.
+    /// One that does not parse is left alone.
+    fn orphan_narinfos(
+        &self,
+        keys: &HashSet<String>,
+        now: SystemTime,
+        grace: Duration,
+    ) -> Result<Vec<String>> {
+        let objects: Vec<ObjectInfo> = self
+            .block_on(self.backend.list("narinfo"))?
+            .into_iter()
+            .filter(|o| age(now, o.last_modified) >= grace)
+            .collect();
+        let backend = &self.backend;
+        let got: Vec<Result<Option<String>>> = self.block_on(
+            futures::stream::iter(objects)
+                .map(|o| async move {
+                    let Some(text) = backend.get(&o.path).await? else {
+                        return Ok(None);
+                    };
+                    let text = String::from_utf8_lossy(&text[..text.len().min(1 << 20)]);
+                    let Ok(info) = NarInfo::parse(&text) else {
+                        return Ok(None);
+                    };
+                    let gone = !keys.contains(&info.nar_hash.to_nix32());
+                    Ok(gone.then_some(o.path))
+                })
+                .buffered(FETCH_CONCURRENCY)
+                .collect(),
+        );
+        got.into_iter().filter_map(|r| r.transpose()).collect()
     }
 
     fn delete_all(&self, paths: Vec<String>) -> Result<()> {

@@ -132,6 +132,9 @@ pub fn gc(url: &str, a: &GcArgs, json: bool) -> Result<()> {
         "deletable_bytes": r.deletable_bytes,
         "deletion_postponed": r.deletion_postponed,
         "broken_locks": r.broken_locks,
+        "staging_files": r.staging_files,
+        "staging_bytes": r.staging_bytes,
+        "orphan_narinfos": r.orphan_narinfos,
         "segment": r.segment.map(|s| s.to_hex()),
         "requests": requests_json(&r.requests),
     });
@@ -155,6 +158,34 @@ pub fn gc(url: &str, a: &GcArgs, json: bool) -> Result<()> {
         ),
         ("reclaimable_bytes", r.reclaimable_bytes.to_string()),
     ];
+    if r.orphan_narinfos > 0 {
+        let verb = if r.dry_run || r.deletion_postponed.is_some() {
+            "found"
+        } else {
+            "deleted"
+        };
+        out.push((
+            "orphan_narinfos",
+            format!(
+                "{} {verb}: imported narinfos whose NAR was removed",
+                r.orphan_narinfos
+            ),
+        ));
+    }
+    if r.staging_files > 0 {
+        let verb = if r.dry_run || r.deletion_postponed.is_some() {
+            "found"
+        } else {
+            "deleted"
+        };
+        out.push((
+            "staging_files",
+            format!(
+                "{} ({} bytes) {verb}: unfinished writes of killed processes",
+                r.staging_files, r.staging_bytes
+            ),
+        ));
+    }
     if r.dry_run {
         out.push(("deletable_now_bytes", r.deletable_bytes.to_string()));
     }

@@ -485,6 +485,22 @@ pub fn import_file_and_http_cache(ts: &TestStore) {
         })
         .count();
     assert_eq!(copied, 2);
+    // Removing a NAR makes the narinfo kept for it garbage: a GC deletes that one only.
+    let (gone, kept) = (&r.imported[0], &r.imported[1]);
+    store.remove(&gone.key).unwrap();
+    let dry = store.gc(now_gc().dry_run(true)).unwrap();
+    assert_eq!(dry.orphan_narinfos, 1, "{dry:?}");
+    let g = store.gc(now_gc()).unwrap();
+    assert_eq!(g.orphan_narinfos, 1, "{g:?}");
+    let (a, b) = with_backend(&url, async |be| {
+        (
+            be.get(&format!("narinfo/{}", gone.name)).await.unwrap(),
+            be.get(&format!("narinfo/{}", kept.name)).await.unwrap(),
+        )
+    });
+    assert!(a.is_none(), "the removed NAR's narinfo is deleted");
+    assert!(b.is_some(), "the other narinfo stays");
+    assert_eq!(store.gc(now_gc()).unwrap().orphan_narinfos, 0);
 }
 
 fn copy_tree(from: &Path, to: &Path) {
