@@ -117,11 +117,14 @@ pub enum StoreCommand {
         rebuild_index: bool,
     },
     /// Garbage collection: mark from the manifests, repack sparse packs, condemn what
-    /// is dead, delete what an earlier run condemned once past the grace period.
+    /// is dead, delete what an earlier run condemned once past the grace period; past it
+    /// too, delete unfinished writes of killed processes (local stores) and the narinfos
+    /// of removed NARs.
     #[command(after_help = EXIT_CODES)]
     Gc(super::store_gc::GcArgs),
     /// Import a Nix binary cache (narinfo + NARs) from a directory or over HTTP;
-    /// each NAR's NarHash is checked, each narinfo kept.
+    /// each NAR streams in (never held whole in memory); its NarHash and NarSize, and FileHash and
+    /// FileSize when the narinfo has them, are checked before its manifest; each narinfo is kept.
     #[command(after_help = EXIT_CODES)]
     Import(super::store_gc::ImportArgs),
     /// Export the imported NARs as a binary cache directory (narinfo + `.nar.zst`).
