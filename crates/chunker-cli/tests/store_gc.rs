@@ -50,6 +50,17 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
+/// `store gc --grace 0 [--dry-run] --format json` on store `s`.
+fn gc_json(s: &str, dry_run: bool) -> serde_json::Value {
+    let mut args = vec![
+        "store", "gc", "--store", s, "--grace", "0", "--format", "json",
+    ];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    ok_json(&args)
+}
+
 /// Files named `NAME#DIGITS` under `dir` (unfinished local writes).
 fn staging_files(dir: &Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -117,22 +128,10 @@ fn kill_9_during_add_then_add_and_gc() {
     let staged = store.join("packs").join("00").join("00ff#3");
     std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
     std::fs::write(&staged, b"half a pack").unwrap();
-    let dry = ok_json(&[
-        "store",
-        "gc",
-        "--store",
-        s,
-        "--grace",
-        "0",
-        "--dry-run",
-        "--format",
-        "json",
-    ]);
+    let dry = gc_json(s, true);
     assert!(dry["staging_files"].as_u64().unwrap() >= 1, "{dry}");
     assert!(staged.exists());
-    let g1 = ok_json(&[
-        "store", "gc", "--store", s, "--grace", "0", "--format", "json",
-    ]);
+    let g1 = gc_json(s, false);
     assert_eq!(g1["staging_files"], dry["staging_files"], "{g1}");
     assert!(!staged.exists());
     assert_eq!(staging_files(&store), 0, "no staging file is left");
@@ -141,9 +140,7 @@ fn kill_9_during_add_then_add_and_gc() {
     let condemned = g1["condemned_packs"].as_u64().unwrap() as usize;
     assert!(condemned > 0 && condemned <= orphans, "{g1}");
     assert_eq!(g1["deleted_packs"], 0);
-    let g2 = ok_json(&[
-        "store", "gc", "--store", s, "--grace", "0", "--format", "json",
-    ]);
+    let g2 = gc_json(s, false);
     assert_eq!(g2["deleted_packs"], g1["condemned_packs"], "{g2}");
     let v = chunker(&["store", "verify", "--store", s]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
@@ -195,17 +192,7 @@ fn gc_dry_run_and_simulate_json() {
     assert!(chunker(&["store", "rm", "--store", s, key])
         .status
         .success());
-    let dry = ok_json(&[
-        "store",
-        "gc",
-        "--store",
-        s,
-        "--grace",
-        "0",
-        "--dry-run",
-        "--format",
-        "json",
-    ]);
+    let dry = gc_json(s, true);
     assert_eq!(dry["dry_run"], true);
     assert!(dry["reclaimable_bytes"].as_u64().unwrap() >= ra["stored_bytes"].as_u64().unwrap() / 2);
     assert_eq!(count_files(&store.join("condemned")), 0);

@@ -36,6 +36,7 @@ use futures::StreamExt;
 
 use crate::backend::{ObjectInfo, Requests};
 use crate::error::{Result, StoreError};
+use crate::import::MAX_NARINFO;
 use crate::index::{Index, IndexSegment, Location, SegmentId};
 use crate::lock::{fresh_id, list_locks, LockKind};
 use crate::pack::{FinishedPack, PackBuilder, PackId};
@@ -538,7 +539,7 @@ impl Store {
                     let Some(text) = backend.get(&o.path).await? else {
                         return Ok(None);
                     };
-                    let text = String::from_utf8_lossy(&text[..text.len().min(1 << 20)]);
+                    let text = String::from_utf8_lossy(&text[..text.len().min(MAX_NARINFO)]);
                     let Ok(info) = NarInfo::parse(&text) else {
                         return Ok(None);
                     };

@@ -30,7 +30,7 @@ use crate::error::{Result, StoreError};
 use crate::store::Store;
 
 /// Most bytes of a narinfo that are read.
-const MAX_NARINFO: usize = 1 << 20;
+pub(crate) const MAX_NARINFO: usize = 1 << 20;
 /// Most bytes of an HTTP directory index page that are read.
 const MAX_INDEX_PAGE: usize = 64 << 20;
 
@@ -518,5 +518,71 @@ mod tests {
         };
         let e = bad.read_to_end(&mut Vec::new()).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+    }
+
+    fn narinfo(nar_size: u64, file_size: Option<u64>) -> NarInfo {
+        let mut text = format!(
+            "StorePath: /nix/store/00000000000000000000000000000000-x\nURL: nar/x.nar\n\
+             Compression: none\nNarHash: sha256:{}\nNarSize: {nar_size}\nReferences: \n",
+            chunker::hash(HashAlgorithm::Sha256, b"").to_nix32()
+        );
+        if let Some(f) = file_size {
+            text.push_str(&format!("FileSize: {f}\n"));
+        }
+        NarInfo::parse(&text).unwrap()
+    }
+
+    /// An endless or oversized stream stops at its bound, without reading (or holding)
+    /// the rest.
+    #[test]
+    fn tap_stops_past_file_size_or_its_default_bound() {
+        let endless = || Box::new(std::io::repeat(7)) as Box<dyn Read + Send>;
+        let mut with_size = Tap::new(endless(), "nar/x.nar", &narinfo(100, Some(1000)));
+        let e = std::io::copy(&mut with_size, &mut std::io::sink()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("longer than 1000 bytes"), "{e}");
+        // No FileSize: 1.5 x NarSize + 1 MiB.
+        let mut without = Tap::new(endless(), "nar/x.nar", &narinfo(1 << 20, None));
+        let e = std::io::copy(&mut without, &mut std::io::sink()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(&format!("longer than {} bytes", (3 << 19) + (1 << 20))),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn checked_reader_stops_past_nar_size() {
+        let mut c = Checked {
+            inner: std::io::repeat(1),
+            hasher: Some(Hasher::new(HashAlgorithm::Sha256)),
+            size: 0,
+            want_hash: chunker::hash(HashAlgorithm::Sha256, b""),
+            want_size: 4096,
+            file: None,
+        };
+        let e = std::io::copy(&mut c, &mut std::io::sink()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("longer than its narinfo's NarSize (4096)"),
+            "{e}"
+        );
+    }
+
+    /// FileSize and FileHash are checked at the end, after what the decompressor left
+    /// unread is drained.
+    #[test]
+    fn tap_finish_drains_and_checks_file_hash() {
+        let data = b"compressed bytes, say".to_vec();
+        let mut info = narinfo(10, Some(data.len() as u64));
+        info.file_hash = Some(chunker::hash(HashAlgorithm::Sha256, &data));
+        let mut tap = Tap::new(Box::new(Cursor::new(data.clone())), "nar/x.nar", &info);
+        let mut head = [0u8; 5];
+        tap.read_exact(&mut head).unwrap();
+        tap.finish().unwrap();
+        info.file_hash = Some(chunker::hash(HashAlgorithm::Sha256, b"other"));
+        let tap = Tap::new(Box::new(Cursor::new(data)), "nar/x.nar", &info);
+        let e = tap.finish().unwrap_err();
+        assert!(e.to_string().contains("FileHash"), "{e}");
     }
 }

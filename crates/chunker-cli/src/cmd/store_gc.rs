@@ -158,12 +158,13 @@ pub fn gc(url: &str, a: &GcArgs, json: bool) -> Result<()> {
         ),
         ("reclaimable_bytes", r.reclaimable_bytes.to_string()),
     ];
+    // What this run did with the garbage it found besides packs.
+    let verb = if r.dry_run || r.deletion_postponed.is_some() {
+        "found"
+    } else {
+        "deleted"
+    };
     if r.orphan_narinfos > 0 {
-        let verb = if r.dry_run || r.deletion_postponed.is_some() {
-            "found"
-        } else {
-            "deleted"
-        };
         out.push((
             "orphan_narinfos",
             format!(
@@ -173,11 +174,6 @@ pub fn gc(url: &str, a: &GcArgs, json: bool) -> Result<()> {
         ));
     }
     if r.staging_files > 0 {
-        let verb = if r.dry_run || r.deletion_postponed.is_some() {
-            "found"
-        } else {
-            "deleted"
-        };
         out.push((
             "staging_files",
             format!(
