@@ -1,7 +1,8 @@
 //! `chunker bench pipeline`: the pipeline (file in, T threads) next to the one-thread
 //! raw speed of each of its stages on the same chunks, same data, same run, and the
 //! ratios to the ideal `T / (sum of 1 / raw stage)`. The `:mmap` rows map the file
-//! instead of reading it.
+//! instead of reading it. `raw:read` is the cost the read path adds (the kernel's copy
+//! into read blocks), and the `*_with_read` ratios take it into the ideal.
 
 use anyhow::Context;
 use chunker::cdc::Chunker;
@@ -39,6 +40,7 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         ("raw:blake3", "1"),
         ("raw:zstd3", "1"),
         ("raw:cdc:tiny", "1"),
+        ("raw:read", "1"),
         ("pipeline:sha256", &t),
         ("pipeline:blake3", &t),
         ("pipeline:sha256+zstd3", &t),
@@ -75,6 +77,8 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         .map(|sp| &data[sp.offset as usize..][..sp.length])
         .collect();
     let mut tiny_chunks = 0;
+    // Read blocks as the pipeline's (16 MiB, a few in turn), touched before timing.
+    let mut blocks: Vec<Vec<u8>> = (0..4).map(|_| vec![0u8; 16 << 20]).collect();
     for _ in 0..args.common.repeat {
         let (s, c) = time(|| chunker.spans(&data).count());
         rows[0].runs.push(s);
@@ -96,19 +100,20 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         let (s, c) = time(|| tiny_chunker.spans(&data).count());
         rows[4].runs.push(s);
         tiny_chunks = c;
+        rows[5].runs.push(read_cost(&src, &name, &mut blocks)?);
         let opts = ChunkOptions::new(config);
         let cases = [
-            (5, opts.hash(Some(HashAlgorithm::Sha256)), None, false),
-            (6, opts.hash(Some(HashAlgorithm::Blake3)), None, false),
+            (6, opts.hash(Some(HashAlgorithm::Sha256)), None, false),
+            (7, opts.hash(Some(HashAlgorithm::Blake3)), None, false),
             (
-                7,
+                8,
                 opts.hash(Some(HashAlgorithm::Sha256)),
                 Some(&zstd3),
                 false,
             ),
-            (8, ChunkOptions::new(tiny).hash(None), None, false),
-            (9, opts.hash(Some(HashAlgorithm::Sha256)), None, true),
-            (10, opts.hash(Some(HashAlgorithm::Blake3)), None, true),
+            (9, ChunkOptions::new(tiny).hash(None), None, false),
+            (10, opts.hash(Some(HashAlgorithm::Sha256)), None, true),
+            (11, opts.hash(Some(HashAlgorithm::Blake3)), None, true),
         ];
         for (i, o, z, mmap) in cases {
             let (s, c) = time(|| pipe(o, z, mmap));
@@ -122,8 +127,8 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
             let recorder = metrics_util::debugging::DebuggingRecorder::new();
             let o = opts.hash(Some(HashAlgorithm::Sha256));
             let (s, c) = metrics::with_local_recorder(&recorder, || time(|| pipe(o, None, false)));
-            rows[11].runs.push(s);
-            rows[11].chunks = Some(c?);
+            rows[12].runs.push(s);
+            rows[12].chunks = Some(c?);
         }
     }
     let m: Vec<f64> = rows.iter().map(Row::median).collect();
@@ -132,24 +137,30 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
     let ideal_sha = ideal(&[m[0], m[1]]);
     let ideal_blake3 = ideal(&[m[0], m[2]]);
     let ideal_zstd = ideal(&[m[0], m[1], m[3]]);
+    let ideal_sha_read = ideal(&[m[0], m[1], m[5]]);
+    let ideal_blake3_read = ideal(&[m[0], m[2], m[5]]);
     let secs = |g: f64| n as f64 / (g * 1e9);
     #[cfg(feature = "metrics")]
-    let metrics_ratio = Some(m[11] / m[5]);
+    let metrics_ratio = Some(m[12] / m[6]);
     #[cfg(not(feature = "metrics"))]
     let metrics_ratio: Option<f64> = None;
-    let overhead_ns = (secs(m[8]) - secs(m[4])) / tiny_chunks.max(1) as f64 * 1e9;
+    let overhead_ns = (secs(m[9]) - secs(m[4])) / tiny_chunks.max(1) as f64 * 1e9;
     let extra = json!({
         "threads": threads,
         "ideal_sha256_gbps": ideal_sha,
-        "pipeline_sha256_vs_ideal": m[5] / ideal_sha,
+        "pipeline_sha256_vs_ideal": m[6] / ideal_sha,
         "ideal_blake3_gbps": ideal_blake3,
-        "pipeline_blake3_vs_ideal": m[6] / ideal_blake3,
-        "pipeline_sha256_mmap_vs_ideal": m[9] / ideal_sha,
+        "pipeline_blake3_vs_ideal": m[7] / ideal_blake3,
+        "pipeline_sha256_mmap_vs_ideal": m[10] / ideal_sha,
+        "ideal_sha256_with_read_gbps": ideal_sha_read,
+        "pipeline_sha256_vs_ideal_with_read": m[6] / ideal_sha_read,
+        "ideal_blake3_with_read_gbps": ideal_blake3_read,
+        "pipeline_blake3_vs_ideal_with_read": m[7] / ideal_blake3_read,
         "pipeline_sha256_metrics_vs_off": metrics_ratio,
-        "pipeline_blake3_mmap_vs_ideal": m[10] / ideal_blake3,
+        "pipeline_blake3_mmap_vs_ideal": m[11] / ideal_blake3,
         "ideal_sha256_zstd3_gbps": ideal_zstd,
-        "pipeline_sha256_zstd3_vs_ideal": m[7] / ideal_zstd,
-        "pipeline_sha256_zstd3_mbps": m[7] * 1e3,
+        "pipeline_sha256_zstd3_vs_ideal": m[8] / ideal_zstd,
+        "pipeline_sha256_zstd3_mbps": m[8] * 1e3,
         "tiny_chunks": tiny_chunks,
         "pipeline_overhead_ns_per_tiny_chunk": overhead_ns,
     });
@@ -161,6 +172,30 @@ pub(super) fn run(args: BenchPipelineArgs) -> Result<()> {
         "raw:cdc",
         extra,
     )
+}
+
+/// Seconds to read the whole file with `read` into `blocks` in turn (16 MiB reads): the
+/// kernel's copy out of the page cache that the read path adds to the stages.
+fn read_cost(src: &super::StreamData, name: &str, blocks: &mut [Vec<u8>]) -> Result<f64> {
+    use std::io::Read;
+    let mut file = src
+        .rewound()
+        .with_context(|| format!("cannot read {name}"))
+        .code(Code::Io)?;
+    let t = std::time::Instant::now();
+    let mut i = 0;
+    loop {
+        let block = &mut blocks[i % blocks.len()];
+        let n = file
+            .read(block)
+            .with_context(|| format!("cannot read {name}"))
+            .code(Code::Io)?;
+        if n == 0 {
+            break;
+        }
+        i += 1;
+    }
+    Ok(t.elapsed().as_secs_f64())
 }
 
 /// Serial (thresholds never reached) vs pipeline (always) on prefixes of `data` of

@@ -5,6 +5,7 @@
 //! When the last slice is dropped the owner's `Drop` hands the `Vec` back to the pool,
 //! emptied, so a long ingest reuses a bounded set of allocations.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -15,6 +16,9 @@ pub(super) struct BlockPool {
     free: Mutex<Vec<Vec<u8>>>,
     /// Blocks kept for reuse at most; more are freed.
     keep: usize,
+    /// The capacity last asked for: smaller blocks coming back are freed (blocks
+    /// grow, and one that no later request fits would only hold memory).
+    wanted: AtomicUsize,
 }
 
 impl BlockPool {
@@ -22,15 +26,19 @@ impl BlockPool {
         Arc::new(BlockPool {
             free: Mutex::new(Vec::new()),
             keep,
+            wanted: AtomicUsize::new(0),
         })
     }
 
     /// An empty block with room for `capacity` bytes: a returned one when one is large
     /// enough, else a new allocation (not touched, so not faulted in).
     pub(super) fn take(&self, capacity: usize) -> Vec<u8> {
+        self.wanted.store(capacity, Ordering::Relaxed);
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        match free.iter().rposition(|b| b.capacity() >= capacity) {
-            Some(i) => free.swap_remove(i),
+        // Blocks only grow: one too small now would only hold memory.
+        free.retain(|b| b.capacity() >= capacity);
+        match free.pop() {
+            Some(b) => b,
             None => {
                 drop(free);
                 Vec::with_capacity(capacity)
@@ -39,6 +47,9 @@ impl BlockPool {
     }
 
     fn give_back(&self, mut block: Vec<u8>) {
+        if block.capacity() < self.wanted.load(Ordering::Relaxed) {
+            return;
+        }
         block.clear();
         let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
         if free.len() < self.keep {
@@ -99,7 +110,17 @@ mod tests {
         let again = pool.take(512);
         assert_eq!(again.as_ptr(), ptr, "the same allocation is reused");
         assert!(again.is_empty());
+        // Blocks grow: one too small for the last request is not kept.
+        pool.give_back(again);
+        assert_eq!(pool.idle(), 1);
         assert!(pool.take(4096).capacity() >= 4096);
+        assert_eq!(pool.idle(), 0, "the smaller free block is freed");
+        pool.give_back(Vec::with_capacity(1024));
+        assert_eq!(
+            pool.idle(),
+            0,
+            "a block too small for the last request is freed"
+        );
     }
 
     #[test]

@@ -26,12 +26,14 @@ pub(super) struct MapBlocks {
     origin: u64,
     /// The file's length when it was opened: the input ends there.
     len: u64,
-    /// Bytes mapped at once at most (but at least the chunk in progress and a maximum
-    /// chunk more).
+    /// Bytes mapped at once at most (but at least a block and a maximum chunk before
+    /// it).
     window: usize,
     max_chunk: usize,
     /// The current window and the file offset of its first byte.
     map: Option<(Bytes, u64)>,
+    /// Stream offset of the next new byte.
+    offset: u64,
 }
 
 impl MapBlocks {
@@ -49,6 +51,7 @@ impl MapBlocks {
             window,
             max_chunk,
             map: None,
+            offset: 0,
         }
     }
 
@@ -70,39 +73,46 @@ impl MapBlocks {
 const ALIGN: u64 = 64 << 10;
 
 impl BlockSource for MapBlocks {
-    fn block(&mut self, tail: &Bytes, base: u64, want: usize) -> Block {
+    fn next_block(&mut self, want: usize) -> Block {
+        // Stream offsets: the block repeats up to a maximum chunk before `offset`.
+        let keep = self.offset.min(self.max_chunk as u64);
+        let start = self.offset - keep;
         // File offsets from here on.
-        let (base, from) = (self.origin + base, self.origin + base + tail.len() as u64);
-        let start = base - base % ALIGN;
-        // Up to `want` new bytes, within a window from `start` as long as that leaves
-        // at least a maximum chunk of them (or `want`, if less): each block's cut then
-        // advances by a chunk at least, whatever the window. Never past the end.
-        let least = from + want.min(self.max_chunk) as u64;
-        let end = (from + want as u64)
-            .min((start + self.window as u64).max(least))
-            .min(self.len);
+        let (lo, end) = (
+            self.origin + start,
+            (self.origin + self.offset + want as u64).min(self.len),
+        );
         let mapped = self
             .map
             .as_ref()
-            .filter(|(m, at)| *at <= start && at + m.len() as u64 >= end);
+            .filter(|(m, at)| *at <= lo && at + m.len() as u64 >= end);
         if mapped.is_none() {
             self.map = None;
-            let len = (end - start).max((self.window as u64).min(self.len - start));
-            match self.map(start, len as usize) {
-                Ok(m) => self.map = Some((Bytes::from_owner(m), start)),
+            let at = lo - lo % ALIGN;
+            let len = (end - at).max((self.window as u64).min(self.len - at));
+            match self.map(at, len as usize) {
+                Ok(m) => self.map = Some((Bytes::from_owner(m), at)),
                 Err(source) => {
-                    return (
-                        tail.clone(),
-                        Err(PipelineError::Read {
-                            offset: from - self.origin,
+                    return Block {
+                        data: Bytes::new(),
+                        start: self.offset,
+                        fresh: 0,
+                        outcome: Err(PipelineError::Read {
+                            offset: self.offset,
                             source,
                         }),
-                    )
+                    }
                 }
             }
         }
         let (map, at) = self.map.as_ref().expect("mapped above");
-        let block = map.slice((base - at) as usize..(end - at) as usize);
-        (block, Ok(end == self.len))
+        let data = map.slice((lo - at) as usize..(end - at) as usize);
+        self.offset = end - self.origin;
+        Block {
+            data,
+            start,
+            fresh: keep as usize,
+            outcome: Ok(end == self.len),
+        }
     }
 }

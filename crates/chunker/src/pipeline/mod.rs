@@ -521,7 +521,8 @@ impl Pipeline {
         match (self.map_window, size, at) {
             (Some(window), Some(size), Some(at)) if size > 0 && size >= self.limit()? => {
                 let max = self.work.options.config().max_size();
-                self.start(MapBlocks::new(file, at, at + size, window, max))
+                // Mapped blocks cost no allocation: full size from the first.
+                self.start(MapBlocks::new(file, at, at + size, window, max), usize::MAX)
             }
             _ => self.reader_sized(file, size),
         }
@@ -550,13 +551,10 @@ impl Pipeline {
         }
         let max = self.work.options.config().max_size();
         let blocks = self.budget / self.block_max() + 8;
-        self.start(ReadBlocks {
-            reader,
-            prefix,
-            blocks: BlockPool::new(blocks),
-            read_size: self.read_size,
-            max_chunk: max,
-        })
+        self.start(
+            ReadBlocks::new(reader, prefix, BlockPool::new(blocks), self.read_size, max),
+            FIRST_READ.min(self.read_size),
+        )
     }
 
     /// Blocks grow to this many new bytes.
@@ -565,8 +563,13 @@ impl Pipeline {
         BLOCK_MAX.min(self.budget / 4).max(self.read_size).max(max)
     }
 
-    /// Start the reading thread (and the whole-stream digest's) over `source`.
-    fn start<S: BlockSource>(&self, source: S) -> Result<ProcessedChunks, PipelineError> {
+    /// Start the reading thread (and the whole-stream digest's) over `source`, its
+    /// blocks growing from `first` new bytes (at most the largest block).
+    fn start<S: BlockSource>(
+        &self,
+        source: S,
+        first: usize,
+    ) -> Result<ProcessedChunks, PipelineError> {
         let (spawner, owned) = self.spawner()?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut p = self.parallel(spawner, owned, rx);
@@ -594,7 +597,7 @@ impl Pipeline {
             budget: Arc::clone(&p.budget),
             results: tx,
             whole,
-            block_min: FIRST_READ.min(self.read_size),
+            block_min: first.min(self.block_max()),
             block_max: self.block_max(),
             batch_bytes: p.batch_bytes,
         };

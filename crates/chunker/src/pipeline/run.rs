@@ -123,6 +123,7 @@ impl Parallel {
             let n = g.len();
             spawn_batch(
                 g.to_vec(),
+                None,
                 m.data.clone(),
                 0,
                 self.seq,

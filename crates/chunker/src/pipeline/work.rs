@@ -99,35 +99,42 @@ impl Work {
     }
 
     /// The chunks `spans` of `block` (whose first byte is at stream offset `base`), in
-    /// order, up to and including the first error. Compressed bytes are counted in
-    /// `budget`.
+    /// order, up to and including the first error, with their digests when `known`
+    /// brings them (one per span). Compressed bytes are counted in `budget`.
     pub(super) fn batch(
         &self,
         block: &Bytes,
         base: u64,
         spans: &[Span],
+        known: Option<Vec<Option<Digest>>>,
         budget: &Budget,
     ) -> Vec<Item> {
         let mut out = Vec::with_capacity(spans.len());
         let at = |span: &Span| (span.offset - base) as usize;
         // The batch's digests at once: SHA-256 runs several chunks in lanes.
-        let mut digests = self
-            .options
-            .hash_algorithm()
-            .map(|algorithm| {
-                let messages: Vec<&[u8]> = spans
-                    .iter()
-                    .map(|s| &block[at(s)..at(s) + s.length])
-                    .collect();
-                hash_many(algorithm, &messages)
-            })
-            .map(Vec::into_iter);
+        let mut digests = match known {
+            Some(known) => Some(known.into_iter()),
+            None => self
+                .options
+                .hash_algorithm()
+                .map(|algorithm| {
+                    let messages: Vec<&[u8]> = spans
+                        .iter()
+                        .map(|s| &block[at(s)..at(s) + s.length])
+                        .collect();
+                    hash_many(algorithm, &messages)
+                        .into_iter()
+                        .map(Some)
+                        .collect::<Vec<_>>()
+                })
+                .map(Vec::into_iter),
+        };
         for span in spans {
             if budget.is_cancelled() {
                 break;
             }
             let start = at(span);
-            let digest = digests.as_mut().map(|d| d.next());
+            let digest = digests.as_mut().and_then(|d| d.next());
             let item =
                 self.chunk_with(span.offset, block.slice(start..start + span.length), digest);
             match &item {
