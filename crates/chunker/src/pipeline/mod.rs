@@ -27,34 +27,38 @@
 //!
 //! # How it runs
 //! - **Sources.** A [`Read`] is read on a thread of its own ([`Pipeline::reader`],
-//!   [`Pipeline::file`]), which hands batches of chunks to the pool. Blocks of 4 MiB or
-//!   more are cut on the pool too
-//!   ([`Chunker::spans_segmented`](crate::cdc::Chunker::spans_segmented): segments cut
-//!   in parallel, stitched to the serial cut points), so no thread of its own cuts while
-//!   the others hash: with 2 cores, a dedicated cutting thread left the hashing half of
-//!   the machine (see `docs/BENCHMARKS.md`, "Pipeline"). [`Bytes`] in memory ([`Pipeline::bytes`]) is cut up front
-//!   with [`Chunker::spans_parallel`](crate::cdc::Chunker::spans_parallel) on the pool.
-//! - **Work.** Each batch (about [`BATCH_BYTES`] of chunks) is one task on a rayon pool:
-//!   the chunk digests and, with [`Pipeline::compress`], the compressed bytes. The pool is
+//!   [`Pipeline::file`]), in blocks. Each block is cut in segments on the pool, one task
+//!   per segment, and the task hashes its chunks right away (SHA-256 in lanes, the data
+//!   still in cache): a segment is cut as if a chunk started at its first byte, and the
+//!   reading thread then stitches the segments into the true chunk sequence (a cut point
+//!   depends only on where its chunk starts and the bytes after it, so the true sequence
+//!   adopts a segment's cuts from the first one it lands on; only the chunks around
+//!   segment starts are cut and hashed again). The reading thread reads the next block
+//!   while the pool cuts the last one. With 2 cores, a dedicated cutting thread left the
+//!   hashing half of the machine (see `docs/BENCHMARKS.md`, "Pipeline"). [`Bytes`] in
+//!   memory ([`Pipeline::bytes`]) is cut up front with
+//!   [`Chunker::spans_parallel`](crate::cdc::Chunker::spans_parallel) on the pool.
+//! - **Work.** With [`Pipeline::compress`], each batch of chunks (about [`BATCH_BYTES`])
+//!   is then one more task on the pool. The pool is
 //!   the global one (`RAYON_NUM_THREADS` honoured), yours ([`Pipeline::thread_pool`]) or
 //!   one the pipeline owns and joins ([`Pipeline::threads`]).
 //! - **Order.** Batches are numbered; the consumer hands them out in number order, so the
 //!   output order never depends on thread timing. The whole-stream digest
 //!   ([`Pipeline::stream_digest`]) runs on one more thread, over the blocks in order.
-//! - **Memory.** Data handed to the pool and not yet taken by the consumer (payloads and
-//!   compressed bytes) stays within a byte budget ([`Pipeline::budget`], default
+//! - **Memory.** Bytes read and not yet taken by the consumer (payloads and compressed
+//!   bytes) stay within a byte budget ([`Pipeline::budget`], default
 //!   [`DEFAULT_BUDGET`]): when it is full the reader waits, so a slow consumer stalls the
-//!   reading instead of growing memory. Beyond the budget: the block being read (at most
-//!   16 MiB, or a quarter of the budget, plus one maximum chunk), the blocks that
-//!   in-flight chunks point into, two blocks queued for the whole-stream digest, and
-//!   whatever chunks the consumer keeps. With a mapped file ([`Pipeline::mmap`]), the
+//!   reading instead of growing memory. Beyond the budget: the whole blocks that
+//!   in-flight chunks point into (at most 16 MiB, or a quarter of the budget, plus one
+//!   maximum chunk each), two blocks queued for the whole-stream digest, and whatever
+//!   chunks the consumer keeps. With a mapped file ([`Pipeline::mmap`]), the
 //!   mapped window's pages are resident too (bounded by [`Pipeline::map_window`]).
 //! - **Buffers.** Read blocks come from a pool and go back to it when the last payload
 //!   that points into them is dropped; they are filled through spare capacity (never
 //!   zero-filled). Blocks start at 256 KiB and double up to 16 MiB, so a small
 //!   input never gets a large buffer. Payloads are zero-copy [`Bytes`] slices of the
-//!   blocks; a chunk that spans two reads is completed by copying its start (less than
-//!   one maximum chunk) into the next block.
+//!   blocks; each block starts with a copy of the previous block's last maximum chunk,
+//!   so a chunk that spans two reads lies whole in the next block.
 //! - **Small inputs** run serially on the calling thread, without starting any thread:
 //!   see [`Thresholds`].
 //! - **Errors.** A read error, a codec error or a panic (of a worker or of the reader)
