@@ -361,7 +361,24 @@ impl<S: BlockSource> Feeder<S> {
             return None;
         }
         let eof = matches!(block.outcome, Ok(true));
-        let from = (base - block.start) as usize;
+        // A block repeats the chunk in progress; only the empty block of a failed map
+        // does not, and then its error is all that is left.
+        let Some(from) = base.checked_sub(block.start).map(|f| f as usize) else {
+            let e = match block.outcome {
+                Err(e) => e,
+                Ok(_) => PipelineError::Panicked {
+                    stage: "reader",
+                    offset: base,
+                    message: "a block does not hold the chunk in progress".into(),
+                },
+            };
+            let _ = self.results.send(Msg::Batch(*seq, vec![Err(e)]));
+            let _ = self.results.send(Msg::End {
+                batches: *seq + 1,
+                length: block.start,
+            });
+            return None;
+        };
         let segments: Vec<(usize, Speculation)> = f
             .starts
             .iter()
