@@ -44,12 +44,13 @@ pub enum PipelineError {
         source: CompressionError,
     },
     /// A pipeline thread panicked while working on the data at `offset` (a worker on
-    /// the chunk there, or the reader on the read there).
+    /// the chunk there, a cutting task on the block whose chunk in progress starts
+    /// there, or the reader on the read there).
     #[error("a pipeline {stage} panicked at offset {offset}: {message}")]
     Panicked {
-        /// `"worker"` or `"reader"`.
+        /// `"worker"`, `"cutter"` or `"reader"`.
         stage: &'static str,
-        /// Offset of the chunk (worker) or of the read (reader).
+        /// Offset of the chunk (worker, cutter) or of the read (reader).
         offset: u64,
         /// The panic message, when it was a string.
         message: String,

@@ -344,20 +344,13 @@ impl<S: BlockSource> Feeder<S> {
             }
         }
         let block = f.block;
-        let fail = |message: String, seq: u64| {
-            let e = PipelineError::Panicked {
-                stage: "cutter",
-                offset: base,
-                message,
-            };
-            let _ = self.results.send(Msg::Batch(seq, vec![Err(e)]));
-            let _ = self.results.send(Msg::End {
-                batches: seq + 1,
-                length: base,
-            });
+        let cutter = |message: String| PipelineError::Panicked {
+            stage: "cutter",
+            offset: base,
+            message,
         };
         if let Some(message) = failure {
-            fail(message, *seq);
+            self.fail(*seq, cutter(message), base);
             return None;
         }
         let eof = matches!(block.outcome, Ok(true));
@@ -372,11 +365,7 @@ impl<S: BlockSource> Feeder<S> {
                     message: "a block does not hold the chunk in progress".into(),
                 },
             };
-            let _ = self.results.send(Msg::Batch(*seq, vec![Err(e)]));
-            let _ = self.results.send(Msg::End {
-                batches: *seq + 1,
-                length: block.start,
-            });
+            self.fail(*seq, e, block.start);
             return None;
         };
         let segments: Vec<(usize, Speculation)> = f
@@ -396,7 +385,7 @@ impl<S: BlockSource> Feeder<S> {
         let (mut spans, digests, end) = match stitched {
             Ok(s) => s,
             Err(p) => {
-                fail(panic_message(&*p), *seq);
+                self.fail(*seq, cutter(panic_message(&*p)), base);
                 return None;
             }
         };
@@ -433,15 +422,19 @@ impl<S: BlockSource> Feeder<S> {
         match block.outcome {
             Ok(_) => Some(next),
             Err(e) => {
-                let _ = self.results.send(Msg::Batch(*seq, vec![Err(e)]));
-                *seq += 1;
-                let _ = self.results.send(Msg::End {
-                    batches: *seq,
-                    length: block.start + block.data.len() as u64,
-                });
+                self.fail(*seq, e, block.start + block.data.len() as u64);
                 None
             }
         }
+    }
+
+    /// End the output with `e` as batch `seq` (the input was `length` bytes).
+    fn fail(&self, seq: u64, e: PipelineError, length: u64) {
+        let _ = self.results.send(Msg::Batch(seq, vec![Err(e)]));
+        let _ = self.results.send(Msg::End {
+            batches: seq + 1,
+            length,
+        });
     }
 }
 

@@ -111,24 +111,21 @@ impl Work {
     ) -> Vec<Item> {
         let mut out = Vec::with_capacity(spans.len());
         let at = |span: &Span| (span.offset - base) as usize;
-        // The batch's digests at once: SHA-256 runs several chunks in lanes.
-        let mut digests = match known {
-            Some(known) => Some(known.into_iter()),
-            None => self
-                .options
-                .hash_algorithm()
-                .map(|algorithm| {
-                    let messages: Vec<&[u8]> = spans
-                        .iter()
-                        .map(|s| &block[at(s)..at(s) + s.length])
-                        .collect();
-                    hash_many(algorithm, &messages)
-                        .into_iter()
-                        .map(Some)
-                        .collect::<Vec<_>>()
-                })
-                .map(Vec::into_iter),
-        };
+        // The batch's digests at once (SHA-256 runs several chunks in lanes), unless
+        // they came with it.
+        let known = known.or_else(|| {
+            self.options.hash_algorithm().map(|algorithm| {
+                let messages: Vec<&[u8]> = spans
+                    .iter()
+                    .map(|s| &block[at(s)..at(s) + s.length])
+                    .collect();
+                hash_many(algorithm, &messages)
+                    .into_iter()
+                    .map(Some)
+                    .collect()
+            })
+        });
+        let mut digests = known.map(Vec::into_iter);
         for span in spans {
             if budget.is_cancelled() {
                 break;
